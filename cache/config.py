@@ -1,0 +1,349 @@
+"""flowcache's settings: one declarative table, parsed the way Redis 7.0 parses them.
+
+Every setting is a `Setting` row: its Redis name, kind, default, whether
+CONFIG SET may change it, and a line of documentation. Values are parsed
+from text exactly as redis-server parses `CONFIG SET` arguments (so
+`maxmemory 100mb`, `appendonly YES`, `hz 1000` clamps to 500), and the error
+texts are Redis's. The same parser loads `config/flowcache.toml`, where a bad
+key or value is a `ConfigError` naming the file and the setting.
+
+    config = Config.from_toml("config/flowcache.toml")
+    config["maxmemory"]                  # 104857600
+    config.on_change("hz", server.set_hz)  # called after a CONFIG SET commits
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from cache import errors
+
+INT_MAX = 2**31 - 1
+UINT_MAX = 2**32 - 1
+LLONG_MAX = 2**63 - 1
+ULLONG_MAX = 2**64 - 1
+MB = 1024 * 1024
+
+_INTEGER = re.compile(rb"-?[1-9][0-9]*|0")  # Redis's string2ll: no '+', no leading zeros
+_MEMORY = re.compile(rb"([0-9]*)(b|k|kb|m|mb|g|gb)?", re.IGNORECASE)
+_UNITS = {b"": 1, b"b": 1, b"k": 1000, b"kb": 1024, b"m": 1000**2, b"mb": 1024**2,
+          b"g": 1000**3, b"gb": 1024**3}
+
+# notify-keyspace-events classes, in the order Redis prints them.
+EVENT_CLASSES = "g$lshzxetdnKEm"
+_ALL_EVENTS = "g$lshzxetd"
+
+
+class ConfigError(ValueError):
+    """A setting could not be loaded; the message names the setting (and file)."""
+
+
+class InvalidValue(ValueError):
+    """A value Redis would refuse; `str(exc)` is Redis's reason text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    kind: str  # int | memory | bool | enum | string | save | events
+    default: str  # as it would be written in a config file
+    mutable: bool
+    doc: str
+    low: int = 0
+    high: int = 0
+    unsigned: bool = False  # range checked on the value seen as a C unsigned (maxclients...)
+    clamp: tuple[int, int] | None = None  # applied after the range check (hz)
+    choices: tuple[str, ...] = ()
+    only: str | None = None  # the one value flowcache accepts (persistence is off)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("port", "int", "3000", False, "TCP port to listen on.", 0, 65535),
+    Setting("bind", "string", "127.0.0.1", False, "Interface address to listen on."),
+    Setting("databases", "int", "16", False, "Number of logical databases (SELECT 0..N-1).",
+            1, INT_MAX),
+    Setting("hz", "int", "10", True, "Background task frequency (expiry, timeouts); 1..500.",
+            0, INT_MAX, clamp=(1, 500)),
+    Setting("loglevel", "enum", "notice", True, "Server log verbosity.",
+            choices=("debug", "verbose", "notice", "warning")),
+    Setting("timeout", "int", "0", True, "Close a client idle this many seconds (0: never).",
+            0, INT_MAX),
+    Setting("tcp-keepalive", "int", "300", True, "TCP keepalive period in seconds (0: off).",
+            0, INT_MAX),
+    Setting("maxclients", "int", "10000", True, "Maximum number of connected clients.",
+            1, UINT_MAX, unsigned=True),
+    Setting("requirepass", "string", "", True, "Password of the default user (empty: none)."),
+    Setting("protected-mode", "bool", "yes", True,
+            "Without a password, accept only loopback clients."),
+    Setting("maxmemory", "memory", "0", True, "Memory limit for data (0: no limit).",
+            0, ULLONG_MAX, unsigned=True),
+    Setting("maxmemory-policy", "enum", "noeviction", True, "What to evict at maxmemory.",
+            choices=("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
+                     "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
+    Setting("maxmemory-samples", "int", "5", True, "Keys sampled per eviction round.",
+            1, INT_MAX),
+    Setting("maxmemory-eviction-tenacity", "int", "10", True,
+            "How long one eviction round may run (0..100).", 0, 100),
+    Setting("lfu-log-factor", "int", "10", True, "LFU counter logarithm factor.", 0, INT_MAX),
+    Setting("lfu-decay-time", "int", "1", True, "Minutes per LFU counter decay step.",
+            0, INT_MAX),
+    Setting("active-expire-effort", "int", "1", True, "Active expiry effort (1..10).", 1, 10),
+    Setting("proto-max-bulk-len", "memory", "512mb", True, "Largest accepted bulk string.",
+            MB, LLONG_MAX),
+    Setting("client-query-buffer-limit", "memory", "1gb", True,
+            "Largest query buffer of one client.", MB, LLONG_MAX),
+    Setting("slowlog-log-slower-than", "int", "10000", True,
+            "Log commands slower than this many microseconds (-1: off).", -1, LLONG_MAX),
+    Setting("slowlog-max-len", "int", "128", True, "Entries kept in the slow log.",
+            0, LLONG_MAX),
+    Setting("latency-monitor-threshold", "int", "0", True,
+            "Latency monitor threshold in milliseconds (0: off).", 0, LLONG_MAX),
+    Setting("notify-keyspace-events", "events", "", True,
+            "Keyspace notification classes (K E g $ l s h z x e t d n m A)."),
+    Setting("save", "save", "", True, "Snapshot schedule; flowcache keeps no snapshots.",
+            only=""),
+    Setting("appendonly", "bool", "no", True, "Append-only file; flowcache keeps none.",
+            only="no"),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+# -- parsing, one function per kind; each raises InvalidValue(Redis's reason) --
+
+
+def _range_checked(setting: Setting, value: int) -> int:
+    seen = value & ULLONG_MAX if setting.unsigned else value
+    if not setting.low <= seen <= setting.high:
+        raise InvalidValue(
+            f"argument must be between {setting.low} and {setting.high} inclusive")
+    if setting.clamp is not None:
+        seen = min(max(seen, setting.clamp[0]), setting.clamp[1])
+    return seen
+
+
+def _parse_int(setting: Setting, raw: bytes) -> int:
+    if not _INTEGER.fullmatch(raw) or not -2**63 <= int(raw) <= LLONG_MAX:
+        raise InvalidValue("argument couldn't be parsed into an integer")
+    return _range_checked(setting, int(raw))
+
+
+def parse_memory(raw: bytes) -> int:
+    """Redis's memtoull: digits then an optional unit (k=1000, kb=1024...), 64-bit wrapped."""
+    match = _MEMORY.fullmatch(raw)
+    if match is None:
+        raise InvalidValue("argument must be a memory value")
+    digits, unit = match.groups()
+    number = min(int(digits), ULLONG_MAX) if digits else 0  # strtoull saturates
+    return (number * _UNITS[(unit or b"").lower()]) & ULLONG_MAX
+
+
+def _parse_memory(setting: Setting, raw: bytes) -> int:
+    value = parse_memory(raw)
+    if not setting.unsigned and value > LLONG_MAX:
+        value -= 2**64  # stored in a signed long long, as redis-server does
+    return _range_checked(setting, value)
+
+
+def _parse_bool(setting: Setting, raw: bytes) -> bool:
+    word = raw.lower()
+    if word not in (b"yes", b"no"):
+        raise InvalidValue("argument must be 'yes' or 'no'")
+    return word == b"yes"
+
+
+def _parse_enum(setting: Setting, raw: bytes) -> str:
+    word = _text(raw).lower()
+    if word not in setting.choices:
+        raise InvalidValue(
+            "argument(s) must be one of the following: " + ", ".join(setting.choices))
+    return word
+
+
+def _parse_save(setting: Setting, raw: bytes) -> str:
+    fields = raw.split()
+    valid = len(fields) % 2 == 0 and all(
+        re.fullmatch(rb"-?[0-9]+", f) and int(f) >= (1 if i % 2 == 0 else 0)
+        for i, f in enumerate(fields))
+    if not valid:
+        raise InvalidValue("Invalid save parameters")
+    return " ".join(_text(f) for f in fields)
+
+
+def _parse_events(setting: Setting, raw: bytes) -> frozenset[str]:
+    """The enabled classes ('A' expanded); stored as a set, shown as Redis shows it."""
+    classes: set[str] = set()
+    for char in _text(raw):
+        if char == "A":
+            classes.update(_ALL_EVENTS)
+        elif char in EVENT_CLASSES:
+            classes.add(char)
+        else:
+            raise InvalidValue("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+    return frozenset(classes)
+
+
+def _format_events(classes: frozenset[str]) -> str:
+    if classes >= set(_ALL_EVENTS):
+        head = "A"  # Redis drops 'n' next to 'A' when printing
+    else:
+        head = "".join(c for c in "g$lshzxetdn" if c in classes)
+    return head + "".join(c for c in "KEm" if c in classes)
+
+
+def _parse_string(setting: Setting, raw: bytes) -> str:
+    return _text(raw)
+
+
+_PARSERS: dict[str, Callable[[Setting, bytes], Any]] = {
+    "int": _parse_int, "memory": _parse_memory, "bool": _parse_bool, "enum": _parse_enum,
+    "string": _parse_string, "save": _parse_save, "events": _parse_events,
+}
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def parse_value(setting: Setting, raw: bytes) -> Any:
+    """The stored value for `raw`, or InvalidValue with Redis's reason."""
+    value = _PARSERS[setting.kind](setting, raw)
+    if setting.only is not None and format_value(setting, value) != setting.only:
+        raise InvalidValue(f"flowcache does not persist data; only '{setting.only}' is accepted")
+    return value
+
+
+def format_value(setting: Setting, value: Any) -> str:
+    """The value as CONFIG GET shows it."""
+    if setting.kind == "bool":
+        return "yes" if value else "no"
+    if setting.kind == "events":
+        return _format_events(value)
+    return str(value)
+
+
+def glob_nocase(pattern: bytes, name: bytes) -> bool:
+    """Redis's case-insensitive stringmatch (CONFIG GET, COMMAND LIST).
+
+    Uses `cache.glob` when it exists; until then fnmatch on lowercased text,
+    which differs only for `[^...]` classes and backslash escapes.
+    """
+    try:
+        from cache import glob
+    except ImportError:
+        import fnmatch
+
+        return fnmatch.fnmatchcase(_text(name).lower(), _text(pattern).lower())
+    return glob.match(pattern, name, nocase=True)
+
+
+def _toml_text(value: Any) -> bytes:
+    if isinstance(value, bool):
+        return b"yes" if value else b"no"
+    if isinstance(value, (int, str)):
+        return str(value).encode("utf-8", "surrogateescape")
+    raise InvalidValue(f"expected a string, integer or boolean, got {type(value).__name__}")
+
+
+# -- the live configuration ----------------------------------------------------
+
+
+class Config:
+    """Current setting values, CONFIG GET/SET semantics, and change subscribers."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None, source: str = "") -> None:
+        self.source = source  # the file the values came from, for error messages and INFO
+        self._values: dict[str, Any] = {s.name: parse_value(s, s.default.encode())
+                                        for s in SETTINGS}
+        self._listeners: dict[str, list[Callable[[Any], None]]] = {}
+        for name, value in (overrides or {}).items():
+            self.load(name, value)
+
+    @classmethod
+    def from_toml(cls, path: str) -> "Config":
+        """Load a TOML file whose keys are Redis setting names."""
+        with open(path, "rb") as handle:
+            try:
+                data = tomllib.load(handle)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return cls(data, source=str(path))
+
+    def load(self, name: str, value: Any) -> None:
+        """Set a value at startup (immutable settings allowed); TOML or text values."""
+        where = f"{self.source}: " if self.source else ""
+        setting = BY_NAME.get(name)
+        if setting is None:
+            raise ConfigError(f"{where}unknown setting '{name}'")
+        try:
+            self._values[name] = parse_value(setting, _toml_text(value))
+        except InvalidValue as exc:
+            raise ConfigError(f"{where}bad value {value!r} for '{name}': {exc}") from None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._values[name]
+
+    def text(self, name: str) -> str:
+        return format_value(BY_NAME[name], self._values[name])
+
+    def on_change(self, name: str, callback: Callable[[Any], None]) -> None:
+        """Call `callback(new_value)` after each CONFIG SET that includes `name`."""
+        if name not in BY_NAME:
+            raise KeyError(name)
+        self._listeners.setdefault(name, []).append(callback)
+
+    def matching(self, patterns: Iterable[bytes]) -> list[tuple[bytes, bytes]]:
+        """CONFIG GET: (name, value) pairs; exact names echo as given, no duplicates."""
+        found: dict[str, bytes] = {}
+        for pattern in patterns:
+            lowered = _text(pattern).lower()
+            if not re.search(r"[\[*?]", lowered):
+                if lowered in BY_NAME and lowered not in found:
+                    found[lowered] = pattern
+                continue
+            for setting in SETTINGS:
+                if setting.name not in found and glob_nocase(pattern, setting.name.encode()):
+                    found[setting.name] = setting.name.encode()
+        return [(shown, self.text(name).encode("utf-8", "surrogateescape"))
+                for name, shown in found.items()]
+
+    def set_many(self, argv_pairs: list[tuple[bytes, bytes]]) -> bytes | None:
+        """CONFIG SET: validate every pair, then commit all or none.
+
+        Returns None on success or Redis's error reply for the first problem.
+        """
+        chosen: list[tuple[Setting, bytes]] = []
+        unknown: bytes | None = None
+        refused: tuple[bytes, str] | None = None
+        for name, raw in argv_pairs:
+            setting = BY_NAME.get(_text(name).lower())
+            if unknown is not None or refused is not None:
+                continue  # Redis reports the first problem only
+            if setting is None:
+                unknown = name
+                continue
+            if not setting.mutable:
+                refused = (name, "can't set immutable config")
+            elif any(s is setting for s, _ in chosen):
+                refused = (name, "duplicate parameter")
+            chosen.append((setting, raw))
+        if unknown is not None:
+            return errors.config_set_unknown(unknown)
+        if refused is not None:
+            return errors.config_set_failed(*refused)
+        parsed = []
+        for setting, raw in chosen:
+            try:
+                parsed.append((setting, parse_value(setting, raw)))
+            except InvalidValue as exc:
+                return errors.config_set_failed(setting.name.encode(), str(exc))
+        for setting, value in parsed:
+            self._values[setting.name] = value
+        for setting, value in parsed:
+            for callback in self._listeners.get(setting.name, ()):
+                callback(value)
+        return None
+

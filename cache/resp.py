@@ -1,0 +1,405 @@
+# Sans-I/O RESP for flowcache: an incremental request parser and a reply encoder.
+# It parses requests exactly as Redis 7.0 does (multibulk and inline, its limits,
+# its protocol error strings) and encodes `cache.reply` values as RESP2 or RESP3
+# byte for byte as Redis 7.0.15 does. It refuses to do I/O, to read the clock,
+# to parse replies, or to allocate from a length header before the bytes arrive.
+"""Sans-I/O RESP: `RespParser` (bytes in, argv lists out) and `encode`."""
+
+from __future__ import annotations
+
+import math
+
+from cache import errors
+from cache.errors import ProtocolError
+from cache.reply import NULL_ARRAY, Bool, Double, Error, Map, Push, Set, Status, Verbatim
+
+INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE: longest header or inline line awaited
+UNAUTH_MULTIBULK_MAX = 10
+UNAUTH_BULK_MAX = 16384
+DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024  # proto-max-bulk-len
+_INT_MAX = 2**31 - 1
+_LLONG_MAX = 2**63 - 1
+
+# Canonical small headers, so the hot path validates a header with one dict lookup.
+_FAST_COUNT = {b"*%d" % i: i for i in range(1024)}
+_FAST_BULK_MAX = 4095
+_FAST_BULK = {b"$%d" % i: i for i in range(_FAST_BULK_MAX + 1)}
+
+_C_ISSPACE = frozenset(b" \t\n\v\f\r")
+_TOKEN_END = frozenset(b" \t\n\r")
+_ESCAPES = {ord("n"): b"\n", ord("r"): b"\r", ord("t"): b"\t", ord("b"): b"\b", ord("a"): b"\a"}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def string2ll(s: bytes) -> int | None:
+    """Redis's strict string2ll: no sign but '-', no leading zeros, no spaces, 64-bit."""
+    if not s or len(s) >= 21:
+        return None
+    digits = s[1:] if s[0] == 45 else s
+    if not digits.isdigit() or digits[0] == 48:
+        return 0 if s == b"0" else None
+    value = int(digits)
+    if digits is s:
+        return value if value <= _LLONG_MAX else None
+    return -value if value <= _LLONG_MAX + 1 else None
+
+
+def split_inline(line: bytes) -> list[bytes] | None:
+    """Split an inline request like Redis's sdssplitargs; None means unbalanced quotes."""
+    if b'"' not in line and b"'" not in line and b"\v" not in line and b"\f" not in line:
+        return line.split()
+    args: list[bytes] = []
+    n = len(line)
+    i = 0
+    while True:
+        while i < n and line[i] in _C_ISSPACE:
+            i += 1
+        if i >= n:
+            return args
+        token = bytearray()
+        quote = 0  # 0, or the open quote character
+        while True:
+            c = line[i] if i < n else 0
+            if quote == 34:
+                if c == 92 and i + 3 < n and line[i + 1] == 120 and line[i + 2] in _HEX and line[i + 3] in _HEX:
+                    token.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    token += _ESCAPES.get(line[i], line[i:i + 1])
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _C_ISSPACE:
+                        return None  # closing quote must be followed by a space
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    token.append(c)
+            elif quote == 39:
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    token.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _C_ISSPACE:
+                        return None
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    token.append(c)
+            elif i >= n or c in _TOKEN_END:
+                break
+            elif c == 34 or c == 39:
+                quote = c
+            else:
+                token.append(c)
+            i += 1
+        i += 1
+        args.append(bytes(token))
+
+
+class RespParser:
+    """Incremental request parser for one connection: `feed` bytes, pull `next_command`.
+
+    After a `ProtocolError` the parser stays failed: every later call raises the
+    same error (the server sends it and closes the connection, as Redis does).
+    """
+
+    __slots__ = ("_buf", "_pos", "_tail", "_need", "_term", "_args", "_left", "_bulklen",
+                 "_failed", "_max_bulk_len", "_fast", "authenticated")
+
+    def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, authenticated: bool = True) -> None:
+        self._buf = b""  # immutable, so argv elements are plain slices of it
+        self._pos = 0  # first unconsumed byte of _buf
+        self._tail = bytearray()  # bytes fed while a partial frame waits in _buf
+        self._need = 0  # unconsumed bytes needed before parsing again is worthwhile
+        self._term: bytes | None = None  # ... or a byte whose arrival makes it worthwhile
+        self._args: list[bytes] | None = None  # argv of a partly read multibulk
+        self._left = 0  # bulks still to read for _args
+        self._bulklen = -1  # length of the bulk being awaited, -1 before its header
+        self._failed: bytes | None = None
+        self.max_bulk_len = max_bulk_len
+        self.authenticated = authenticated
+
+    @property
+    def max_bulk_len(self) -> int:
+        return self._max_bulk_len
+
+    @max_bulk_len.setter
+    def max_bulk_len(self, value: int) -> None:
+        self._max_bulk_len = value
+        self._fast = value >= _FAST_BULK_MAX
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes received but not yet consumed into an argument (Redis's query buffer)."""
+        return len(self._buf) - self._pos + len(self._tail)
+
+    def feed(self, data: bytes) -> None:
+        if self._failed is not None or not data:
+            return
+        if self._pos >= len(self._buf) and not self._tail:
+            self._buf = data if type(data) is bytes else bytes(data)
+            self._pos = 0
+            self._need = 0
+            self._term = None
+        else:
+            self._tail += data
+            if self._term is not None and self._term in data:
+                self._need = 0
+
+    def next_command(self) -> list[bytes] | None:
+        """The next complete argv, or None until more bytes arrive; raises ProtocolError."""
+        if self._failed is not None:
+            raise ProtocolError(self._failed)
+        if self._tail:
+            if len(self._buf) - self._pos + len(self._tail) < self._need:
+                return None
+            self._buf = self._buf[self._pos:] + self._tail
+            self._tail = bytearray()
+            self._pos = 0
+            self._need = 0
+            self._term = None
+        buf = self._buf
+        pos = self._pos
+        end = len(buf)
+        if pos >= end:
+            self._buf = b""
+            self._pos = 0
+            return None
+        if self._args is None and self._fast:
+            # Hot path: whole multibulk commands with small canonical headers.
+            find = buf.index
+            try:
+                while True:
+                    cr = find(b"\r", pos)
+                    count = _FAST_COUNT[buf[pos:cr]]
+                    if count > UNAUTH_MULTIBULK_MAX and not self.authenticated:
+                        break
+                    p = cr + 2
+                    args = []
+                    for _ in range(count):
+                        cr = find(b"\r", p)
+                        start = cr + 2
+                        q = start + _FAST_BULK[buf[p:cr]]
+                        if q + 2 > end:
+                            break
+                        args.append(buf[start:q])
+                        p = q + 2
+                    else:
+                        if p > end:
+                            break
+                        self._pos = pos = p
+                        if count:
+                            return args
+                        continue
+                    break
+            except (ValueError, KeyError):
+                pass
+        return self._parse(buf, pos)
+
+    def _parse(self, buf: bytes, pos: int) -> list[bytes] | None:
+        """The complete state machine: resumes partial multibulks and checks everything."""
+        end = len(buf)
+        while True:
+            args = self._args
+            if args is None:
+                if pos >= end:
+                    return self._wait(pos, 1, None)
+                if buf[pos] != 42:  # not '*': an inline request
+                    nl = self._find_line(buf, pos, b"\n", errors.PROTO_TOO_BIG_INLINE)
+                    if nl < 0:
+                        return None
+                    stop = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl
+                    argv = split_inline(buf[pos:stop])
+                    if argv is None:
+                        self._fail(errors.PROTO_UNBALANCED_QUOTES)
+                    pos = self._pos = nl + 1
+                    if argv:
+                        return argv
+                    continue
+                cr = self._find_header(buf, pos, errors.PROTO_TOO_BIG_MBULK_COUNT)
+                if cr < 0:
+                    return None
+                count = string2ll(buf[pos + 1:cr])
+                if count is None or count > _INT_MAX:
+                    self._fail(errors.PROTO_INVALID_MULTIBULK_LEN)
+                if count > UNAUTH_MULTIBULK_MAX and not self.authenticated:
+                    self._fail(errors.PROTO_UNAUTH_MULTIBULK_LEN)
+                pos = self._pos = cr + 2
+                if count <= 0:
+                    continue
+                args = self._args = []
+                self._left = count
+                self._bulklen = -1
+            while self._left:
+                n = self._bulklen
+                if n < 0:
+                    cr = self._find_header(buf, pos, errors.PROTO_TOO_BIG_BULK_COUNT)
+                    if cr < 0:
+                        return None
+                    if buf[pos] != 36:  # '$'
+                        self._fail(errors.proto_expected_dollar(buf[pos]))
+                    n = string2ll(buf[pos + 1:cr])
+                    if n is None or n < 0 or n > self._max_bulk_len:
+                        self._fail(errors.PROTO_INVALID_BULK_LEN)
+                    if n > UNAUTH_BULK_MAX and not self.authenticated:
+                        self._fail(errors.PROTO_UNAUTH_BULK_LEN)
+                    pos = cr + 2
+                    self._bulklen = n
+                if end - pos < n + 2:
+                    return self._wait(pos, n + 2, None)
+                args.append(buf[pos:pos + n])
+                pos += n + 2  # like Redis, the two bytes after a bulk are skipped unchecked
+                self._bulklen = -1
+                self._left -= 1
+            self._args = None
+            self._pos = pos
+            return args
+
+    def _find_line(self, buf: bytes, pos: int, byte: bytes, too_big: bytes) -> int:
+        """Index of `byte` as C's strchr finds it (a NUL hides it), else -1 after arranging to wait."""
+        i = buf.find(byte, pos)
+        nul = buf.find(b"\0", pos, len(buf) if i < 0 else i)
+        if i >= 0 and nul < 0:
+            return i
+        if len(buf) - pos > INLINE_MAX:
+            self._fail(too_big)
+        self._wait(pos, INLINE_MAX + 1, byte if nul < 0 else None)
+        return -1
+
+    def _find_header(self, buf: bytes, pos: int, too_big: bytes) -> int:
+        """Index of the CR ending a '*' or '$' header, once a byte follows it; else -1."""
+        cr = self._find_line(buf, pos, b"\r", too_big)
+        if cr > len(buf) - 2:
+            self._wait(pos, len(buf) - pos + 1, None)
+            return -1
+        return cr
+
+    def _wait(self, pos: int, need: int, term: bytes | None) -> None:
+        self._need = need
+        self._term = term
+        if pos >= len(self._buf):
+            self._buf = b""  # let go of consumed bytes while idle
+            pos = 0
+        self._pos = pos
+        return None
+
+    def _fail(self, message: bytes) -> None:
+        self._failed = message
+        self._args = None
+        self._buf = b""
+        self._pos = 0
+        self._tail = bytearray()
+        raise ProtocolError(message)
+
+
+# --- encoder ---------------------------------------------------------------
+
+CRLF = b"\r\n"
+_SMALL = 1024
+_BULK_HEADERS = [b"$%d\r\n" % i for i in range(_SMALL)]
+_NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
+_NULL_ARRAY = {2: b"*-1\r\n", 3: b"_\r\n"}
+_SET_PREFIX = {2: b"*", 3: b"~"}
+_PUSH_PREFIX = {2: b"*", 3: b">"}
+
+
+def format_double(x: float) -> bytes:
+    """A double as Redis 7.0 replies it (printf "%.17g", inf and -inf spelled out)."""
+    if x != x:
+        return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
+    return b"%.17g" % x
+
+
+def _bulk(data: bytes) -> bytes:
+    n = len(data)
+    if n < _SMALL:
+        return _BULK_HEADERS[n] + data + CRLF
+    return b"$%d\r\n%b\r\n" % (n, data)
+
+
+def encode(reply: object, proto: int) -> bytes:
+    """One reply as RESP `proto` (2 or 3) bytes."""
+    t = type(reply)
+    if t is bytes:
+        return _bulk(reply)
+    if t is Status:
+        return b"+" + reply + CRLF
+    if t is int:
+        return b":%d\r\n" % reply
+    if reply is None:
+        return _NULL[proto]
+    parts: list[bytes] = []
+    encode_into(parts, reply, proto)
+    return b"".join(parts)
+
+
+def encode_into(parts: list, reply: object, proto: int) -> None:
+    """Append the RESP bytes of `reply` to `parts` (join a batch of replies into one write)."""
+    t = type(reply)
+    if t is bytes:
+        n = len(reply)
+        if n < _SMALL:
+            parts.append(_BULK_HEADERS[n] + reply + CRLF)
+        else:
+            parts += (b"$%d\r\n" % n, reply, CRLF)
+    elif t is Status:
+        parts.append(b"+" + reply + CRLF)
+    elif t is int:
+        parts.append(b":%d\r\n" % reply)
+    elif reply is None:
+        parts.append(_NULL[proto])
+    elif t is list or t is tuple:
+        _encode_array(parts, b"*", reply, proto)
+    else:
+        _encode_other(parts, t, reply, proto)
+
+
+def _encode_array(parts: list, prefix: bytes, items: list, proto: int) -> None:
+    append = parts.append
+    append(prefix + b"%d\r\n" % len(items))
+    headers = _BULK_HEADERS
+    for item in items:
+        if type(item) is bytes and len(item) < _SMALL:
+            append(headers[len(item)] + item + CRLF)
+        else:
+            encode_into(parts, item, proto)
+
+
+def _encode_other(parts: list, t: type, reply: object, proto: int) -> None:
+    if t is Error:
+        parts.append(b"-" + reply.replace(b"\r", b" ").replace(b"\n", b" ") + CRLF)
+    elif t is Double or t is float:
+        text = format_double(reply)
+        parts.append(b"," + text + CRLF if proto == 3 else _bulk(text))
+    elif t is Map:
+        if proto == 3:
+            parts.append(b"%%%d\r\n" % len(reply))
+        else:
+            parts.append(b"*%d\r\n" % (2 * len(reply)))
+        for key, value in reply:
+            encode_into(parts, key, proto)
+            encode_into(parts, value, proto)
+    elif t is Set:
+        _encode_array(parts, _SET_PREFIX[proto], reply, proto)
+    elif t is Push:
+        _encode_array(parts, _PUSH_PREFIX[proto], reply, proto)
+    elif t is Verbatim:
+        if proto == 3:
+            parts.append(b"=%d\r\ntxt:%b\r\n" % (len(reply) + 4, reply))
+        else:
+            parts.append(_bulk(bytes(reply)))
+    elif t is Bool:
+        if proto == 3:
+            parts.append(b"#t\r\n" if reply.value else b"#f\r\n")
+        else:
+            parts.append(b":1\r\n" if reply.value else b":0\r\n")
+    elif reply is NULL_ARRAY:
+        parts.append(_NULL_ARRAY[proto])
+    elif isinstance(reply, int):  # bool and int subclasses
+        parts.append(b":%d\r\n" % reply)
+    elif isinstance(reply, (bytearray, memoryview)):
+        parts.append(_bulk(bytes(reply)))
+    else:
+        raise TypeError(f"cannot encode {t.__name__} as a RESP reply")

@@ -1,0 +1,3 @@
+from flowcache.cli import main
+
+raise SystemExit(main())

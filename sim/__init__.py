@@ -1,0 +1,1 @@
+"""sim: deterministic simulations of flowcache (scenarios, workloads, faults, checkers)."""
