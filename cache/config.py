@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from cache import errors
+from cache.glob import stringmatch
 
 INT_MAX = 2**31 - 1
 UINT_MAX = 2**32 - 1
@@ -65,7 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("bind", "string", "127.0.0.1", False, "Interface address to listen on."),
     Setting("databases", "int", "16", False, "Number of logical databases (SELECT 0..N-1).",
             1, INT_MAX),
-    Setting("hz", "int", "10", True, "Background task frequency (expiry, timeouts); 1..500.",
+    Setting("hz", "int", "10", True,
+            "Background tasks per second (expiry, timeouts); clamped to 1..500.",
             0, INT_MAX, clamp=(1, 500)),
     Setting("loglevel", "enum", "notice", True, "Server log verbosity.",
             choices=("debug", "verbose", "notice", "warning")),
@@ -86,11 +88,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("maxmemory-samples", "int", "5", True, "Keys sampled per eviction round.",
             1, INT_MAX),
     Setting("maxmemory-eviction-tenacity", "int", "10", True,
-            "How long one eviction round may run (0..100).", 0, 100),
+            "How hard one eviction round tries before giving up.", 0, 100),
     Setting("lfu-log-factor", "int", "10", True, "LFU counter logarithm factor.", 0, INT_MAX),
     Setting("lfu-decay-time", "int", "1", True, "Minutes per LFU counter decay step.",
             0, INT_MAX),
-    Setting("active-expire-effort", "int", "1", True, "Active expiry effort (1..10).", 1, 10),
+    Setting("active-expire-effort", "int", "1", True,
+            "Active expiry effort: more CPU to reclaim expired keys sooner.", 1, 10),
     Setting("proto-max-bulk-len", "memory", "512mb", True, "Largest accepted bulk string.",
             MB, LLONG_MAX),
     Setting("client-query-buffer-limit", "memory", "1gb", True,
@@ -225,21 +228,6 @@ def format_value(setting: Setting, value: Any) -> str:
     return str(value)
 
 
-def glob_nocase(pattern: bytes, name: bytes) -> bool:
-    """Redis's case-insensitive stringmatch (CONFIG GET, COMMAND LIST).
-
-    Uses `cache.glob` when it exists; until then fnmatch on lowercased text,
-    which differs only for `[^...]` classes and backslash escapes.
-    """
-    try:
-        from cache import glob
-    except ImportError:
-        import fnmatch
-
-        return fnmatch.fnmatchcase(_text(name).lower(), _text(pattern).lower())
-    return glob.match(pattern, name, nocase=True)
-
-
 def _toml_text(value: Any) -> bytes:
     if isinstance(value, bool):
         return b"yes" if value else b"no"
@@ -260,7 +248,7 @@ class Config:
                                         for s in SETTINGS}
         self._listeners: dict[str, list[Callable[[Any], None]]] = {}
         for name, value in (overrides or {}).items():
-            self.load(name, value)
+            self.set(name, value)
 
     @classmethod
     def from_toml(cls, path: str) -> "Config":
@@ -272,8 +260,8 @@ class Config:
                 raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         return cls(data, source=str(path))
 
-    def load(self, name: str, value: Any) -> None:
-        """Set a value at startup (immutable settings allowed); TOML or text values."""
+    def set(self, name: str, value: Any) -> None:
+        """Set a value at startup (immutable settings too) from TOML or command-line text."""
         where = f"{self.source}: " if self.source else ""
         setting = BY_NAME.get(name)
         if setting is None:
@@ -285,6 +273,9 @@ class Config:
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self._values.get(name, default)
 
     def text(self, name: str) -> str:
         return format_value(BY_NAME[name], self._values[name])
@@ -305,12 +296,13 @@ class Config:
                     found[lowered] = pattern
                 continue
             for setting in SETTINGS:
-                if setting.name not in found and glob_nocase(pattern, setting.name.encode()):
-                    found[setting.name] = setting.name.encode()
+                name = setting.name.encode()
+                if setting.name not in found and stringmatch(pattern, name, nocase=True):
+                    found[setting.name] = name
         return [(shown, self.text(name).encode("utf-8", "surrogateescape"))
                 for name, shown in found.items()]
 
-    def set_many(self, argv_pairs: list[tuple[bytes, bytes]]) -> bytes | None:
+    def runtime_set(self, argv_pairs: list[tuple[bytes, bytes]]) -> bytes | None:
         """CONFIG SET: validate every pair, then commit all or none.
 
         Returns None on success or Redis's error reply for the first problem.
@@ -319,9 +311,9 @@ class Config:
         unknown: bytes | None = None
         refused: tuple[bytes, str] | None = None
         for name, raw in argv_pairs:
-            setting = BY_NAME.get(_text(name).lower())
             if unknown is not None or refused is not None:
-                continue  # Redis reports the first problem only
+                break  # Redis reports the first problem only
+            setting = BY_NAME.get(_text(name).lower())
             if setting is None:
                 unknown = name
                 continue

@@ -150,3 +150,32 @@ def config_set_failed(name: bytes, reason: str) -> bytes:
     """`reason` is cache.config's parser text, e.g. "argument must be a memory value"."""
     return (b"ERR CONFIG SET failed (possibly related to argument '" + _sanitized(name)
             + b"') - " + reason.encode("utf-8", "surrogateescape"))
+
+
+# -- keyspace, strings and expiry (cache.commands.strings / keys) --
+SAME_OBJECT = b"ERR source and destination objects are the same"
+OFFSET_OUT_OF_RANGE = b"ERR offset is out of range"
+DECREMENT_OVERFLOW = b"ERR decrement would overflow"
+EXPIRE_NX_AND_OTHERS = b"ERR NX and XX, GT or LT options at the same time are not compatible"
+EXPIRE_GT_AND_LT = b"ERR GT and LT options at the same time are not compatible"
+INVALID_FIRST_DB = b"ERR invalid first DB index"
+INVALID_SECOND_DB = b"ERR invalid second DB index"
+LFU_NOT_SELECTED = (
+    b"ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that"
+    b" when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+LFU_SELECTED = (
+    b"ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that"
+    b" when switching between policies at runtime LRU and LFU data will take some time to adjust."
+)
+
+
+def unsupported_option(option: bytes) -> bytes:
+    """EXPIRE's error for an unknown flag, printed as a C string (cut at NUL)."""
+    text = option.split(b"\0", 1)[0]
+    return (b"ERR Unsupported option " + text).replace(b"\r", b" ").replace(b"\n", b" ")
+
+
+def value_out_of_range(low: int, high: int) -> bytes:
+    """getRangeLongFromObjectOrReply without a custom message (SELECT's index, ...)."""
+    return b"ERR value is out of range, value must between %d and %d" % (low, high)

@@ -11,7 +11,7 @@ import math
 
 from cache import errors
 from cache.errors import ProtocolError
-from cache.reply import NULL_ARRAY, Bool, Double, Error, Map, Push, Set, Status, Verbatim
+from cache.reply import NULL_ARRAY, OK, Bool, Double, Error, Map, Push, Set, Status, Verbatim
 
 INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE: longest header or inline line awaited
 UNAUTH_MULTIBULK_MAX = 10
@@ -127,6 +127,7 @@ class RespParser:
 
     @max_bulk_len.setter
     def max_bulk_len(self, value: int) -> None:
+        # The hot path's table accepts lengths up to _FAST_BULK_MAX without this check.
         self._max_bulk_len = value
         self._fast = value >= _FAST_BULK_MAX
 
@@ -171,7 +172,7 @@ class RespParser:
             # Hot path: whole multibulk commands with small canonical headers.
             find = buf.index
             try:
-                while True:
+                while buf[pos] == 42:  # '*'; never scan an inline stream for CR
                     cr = find(b"\r", pos)
                     count = _FAST_COUNT[buf[pos:cr]]
                     if count > UNAUTH_MULTIBULK_MAX and not self.authenticated:
@@ -194,7 +195,7 @@ class RespParser:
                             return args
                         continue
                     break
-            except (ValueError, KeyError):
+            except (ValueError, KeyError, IndexError):
                 pass
         return self._parse(buf, pos)
 
@@ -299,6 +300,8 @@ class RespParser:
 CRLF = b"\r\n"
 _SMALL = 1024
 _BULK_HEADERS = [b"$%d\r\n" % i for i in range(_SMALL)]
+_INTEGERS = [b":%d\r\n" % i for i in range(_SMALL)]
+_OK = b"+OK\r\n"
 _NULL = {2: b"$-1\r\n", 3: b"_\r\n"}
 _NULL_ARRAY = {2: b"*-1\r\n", 3: b"_\r\n"}
 _SET_PREFIX = {2: b"*", 3: b"~"}
@@ -325,9 +328,9 @@ def encode(reply: object, proto: int) -> bytes:
     if t is bytes:
         return _bulk(reply)
     if t is Status:
-        return b"+" + reply + CRLF
+        return _OK if reply is OK else b"+" + reply + CRLF
     if t is int:
-        return b":%d\r\n" % reply
+        return _INTEGERS[reply] if 0 <= reply < _SMALL else b":%d\r\n" % reply
     if reply is None:
         return _NULL[proto]
     parts: list[bytes] = []
@@ -345,9 +348,9 @@ def encode_into(parts: list, reply: object, proto: int) -> None:
         else:
             parts += (b"$%d\r\n" % n, reply, CRLF)
     elif t is Status:
-        parts.append(b"+" + reply + CRLF)
+        parts.append(_OK if reply is OK else b"+" + reply + CRLF)
     elif t is int:
-        parts.append(b":%d\r\n" % reply)
+        parts.append(_INTEGERS[reply] if 0 <= reply < _SMALL else b":%d\r\n" % reply)
     elif reply is None:
         parts.append(_NULL[proto])
     elif t is list or t is tuple:

@@ -43,6 +43,8 @@ HIGH_WATER = 1 << 20  # drain() waits while more than this is queued for the pee
 class Connection:
     """An ordered, reliable byte stream."""
 
+    __slots__ = ()
+
     peer: tuple[str, int]
     local: tuple[str, int]
 
@@ -76,6 +78,8 @@ class Connection:
 
 
 class Listener:
+    __slots__ = ()
+
     address: tuple[str, int]
 
     def accept(self) -> Future:
@@ -87,6 +91,8 @@ class Listener:
 
 
 class Network:
+    __slots__ = ()
+
     def listen(self, host: str, port: int) -> Listener:
         raise NotImplementedError
 

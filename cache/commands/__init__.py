@@ -4,3 +4,5 @@ Importing this package imports every handler module so the table is full.
 """
 
 from cache.commands import table  # noqa: F401
+from cache.commands import server, introspection  # noqa: E402,F401
+from cache.commands import strings, keys  # noqa: E402,F401

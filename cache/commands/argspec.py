@@ -27,9 +27,12 @@ from cache.reply import Map, Set, Status
 
 TYPES = ("key", "string", "integer", "double", "pattern", "unix-time")
 
-_LEXEME = re.compile(
-    r"\s*(?:(?P<dots>\.\.\.)|(?P<punct>[\[\]()|])|(?P<label>[a-z][a-z0-9_-]*)=|(?P<word>[^\s\[\]()|.=]+))"
-)
+_LEXEME = re.compile(r"""\s*(?:
+    (?P<dots>\.\.\.)
+  | (?P<punct>[\[\]()|])
+  | (?P<label>[a-z][a-z0-9_-]*)=
+  | (?P<word>[^\s\[\]()|.=]+)
+)""", re.VERBOSE)
 _TOKEN_WORD = re.compile(r"[A-Z][A-Z0-9_-]*")
 _NAME_WORD = re.compile(r"[a-z][a-z0-9_-]*(?::[a-z-]+)?")
 

@@ -14,7 +14,7 @@ from typing import Any
 from cache import errors
 from cache.commands import argspec
 from cache.commands.table import COMMANDS, CommandSpec, command, container
-from cache.config import glob_nocase
+from cache.glob import stringmatch
 from cache.reply import Map, Set, Status
 
 # Command flags in the order Redis prints them; the ones Redis hides are absent.
@@ -86,7 +86,9 @@ def _key_specs(spec: CommandSpec) -> Set:
 
 def command_info(spec: CommandSpec) -> list[Any]:
     flags = [f for f in FLAG_ORDER if f in spec.flags]
-    subcommands = [command_info(sub) for sub in (spec.subcommands or {}).values()]
+    # Redis answers an empty *set* for a command without subcommands, an array otherwise.
+    subcommands = ([command_info(sub) for sub in spec.subcommands.values()]
+                   if spec.subcommands is not None else Set())
     return [
         spec.name.encode(), spec.arity, Set([Status(f.encode()) for f in flags]),
         spec.first_key, spec.last_key, spec.step,
@@ -194,7 +196,7 @@ def command_list(client: Any, argv: list[bytes]) -> list[bytes]:
         category = value.decode("utf-8", "replace").lower()
         return [s.name.encode() for s in specs if category in acl_categories(s)]
     if kind == b"pattern":
-        return [s.name.encode() for s in specs if glob_nocase(value, s.name.encode())]
+        return [s.name.encode() for s in specs if stringmatch(value, s.name.encode(), nocase=True)]
     raise errors.CommandError(errors.SYNTAX)
 
 

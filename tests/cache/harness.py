@@ -8,6 +8,9 @@ redis-server so differential tests can compare exact reply bytes:
     h = Harness()
     oracle = RedisOracle(port)
     assert h.run_raw("GET", "k") == oracle.raw("GET", "k")
+
+`Differential(port)` pairs the two (`check(*args)` asserts equal bytes).
+`advance(ms)` moves the wall clock the server sees by an exact offset.
 """
 
 from __future__ import annotations
@@ -209,3 +212,26 @@ def _parse(data: bytes, pos: int) -> tuple[Any, int]:
             pairs.append((k, v))
         return pairs, pos
     raise ValueError(f"unknown RESP type {kind!r}")
+
+
+class Differential:
+    """One Harness and one real redis-server fed the same commands, replies compared."""
+
+    def __init__(self, port: int, seed: int = 1) -> None:
+        self.harness = Harness(seed)
+        self.oracle = RedisOracle(port)
+        self.oracle.call("FLUSHALL")
+        self.oracle.call("SELECT", "0")
+
+    def close(self) -> None:
+        self.oracle.close()
+
+    def both(self, *args: Any, proto: int = 2) -> tuple[bytes, bytes]:
+        """(flowcache reply bytes, redis reply bytes) for one command."""
+        return self.harness.run_raw(*args, proto=proto), self.oracle.raw(*args)
+
+    def check(self, *args: Any) -> bytes:
+        """Run on both sides and assert byte-identical replies; returns the reply."""
+        ours, theirs = self.both(*args)
+        assert ours == theirs, f"{args!r}: flowcache {ours!r} != redis {theirs!r}"
+        return ours

@@ -1,0 +1,101 @@
+"""flowcache against redis-server with redis-benchmark, side by side in one run.
+
+Starts both servers on free loopback ports (persistence off), runs
+`redis-benchmark -t set,get,incr,mset -c 50` at -P 1 and -P 16 against each,
+and prints requests per second and the flowcache/redis ratio.
+
+Usage: python bench/server_bench.py [-n 200000] [--clients 50] [--pipelines 1,16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = "set,get,incr,mset"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"no server on port {port}")
+
+
+def start_flowcache(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flowcache", "serve", "--port", str(port), "--loglevel", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def start_redis(port: int, workdir: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def benchmark(port: int, requests: int, clients: int, pipeline: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-t", TESTS, "-n", str(requests), "-c", str(clients),
+         "-P", str(pipeline), "--csv"],
+        check=True, capture_output=True, text=True, timeout=600,
+    ).stdout
+    rows = list(csv.reader(io.StringIO(out)))
+    return {row[0].split()[0]: float(row[1]) for row in rows[1:] if len(row) > 1}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--requests", type=int, default=200_000)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--pipelines", default="1,16")
+    args = parser.parse_args()
+    if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
+        print("needs redis-server and redis-benchmark (apt-get install redis-server redis-tools)", file=sys.stderr)
+        return 2
+    workdir = tempfile.mkdtemp(prefix="flowcache-bench-")
+    fc_port, redis_port = free_port(), free_port()
+    procs = [start_flowcache(fc_port), start_redis(redis_port, workdir)]
+    try:
+        wait_for_port(fc_port)
+        wait_for_port(redis_port)
+        print(f"redis-benchmark -t {TESTS} -n {args.requests} -c {args.clients}")
+        print(f"{'test':<8}{'-P':>4}{'flowcache rps':>16}{'redis rps':>14}{'ratio':>9}")
+        for pipeline in (int(p) for p in args.pipelines.split(",")):
+            fc = benchmark(fc_port, args.requests, args.clients, pipeline)
+            rd = benchmark(redis_port, args.requests, args.clients, pipeline)
+            for test in rd:
+                ratio = fc.get(test, 0.0) / rd[test] if rd[test] else 0.0
+                print(f"{test:<8}{pipeline:>4}{fc.get(test, 0.0):>16,.0f}{rd[test]:>14,.0f}{ratio:>8.0%}")
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

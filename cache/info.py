@@ -1,0 +1,185 @@
+"""The INFO text: Redis 7.0's sections and field names, filled from ServerState.
+
+Sections come out in Redis's fixed order whatever order they were asked in;
+`default`, `all` and `everything` select groups of them and unknown names
+select nothing. Fields flowcache has no counterpart for are left out rather
+than faked, except constants that state a fact (`aof_enabled:0`).
+
+Other modules add fields with `EXTRA_FIELDS[section].append(fn)`, where
+`fn(server)` returns `[(name, value), ...]` (pub/sub counts, CPU usage).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from cache.state import FLOWCACHE_VERSION, REDIS_VERSION
+
+TITLES = {"server": "Server", "clients": "Clients", "memory": "Memory",
+          "persistence": "Persistence", "stats": "Stats", "replication": "Replication",
+          "cpu": "CPU", "modules": "Modules", "commandstats": "Commandstats",
+          "errorstats": "Errorstats", "latencystats": "Latencystats", "cluster": "Cluster",
+          "keyspace": "Keyspace"}
+SECTION_ORDER = tuple(TITLES)
+DEFAULT_SECTIONS = frozenset(SECTION_ORDER) - {"commandstats", "latencystats"}
+ALL_SECTIONS = frozenset(SECTION_ORDER)
+
+# Until keyspace accounting exists: Redis's footprint at startup, plus a flat
+# per-key estimate (a dict entry, key and small value objects in CPython).
+STARTUP_MEMORY = 876_384
+BYTES_PER_KEY = 160
+LRU_CLOCK_MAX = (1 << 24) - 1
+
+Fields = list[tuple[str, Any]]
+EXTRA_FIELDS: dict[str, list[Callable[[Any], Fields]]] = {name: [] for name in SECTION_ORDER}
+
+
+def selected_sections(args: list[bytes]) -> list[str]:
+    """Which sections `INFO args...` prints, in output order."""
+    if not args:
+        return [s for s in SECTION_ORDER if s in DEFAULT_SECTIONS]
+    wanted: set[str] = set()
+    for arg in args:
+        name = arg.decode("latin-1").lower()
+        if name == "default":
+            wanted |= DEFAULT_SECTIONS
+        elif name in ("all", "everything"):
+            wanted |= ALL_SECTIONS
+        else:
+            wanted.add(name)
+    return [s for s in SECTION_ORDER if s in wanted]
+
+
+def render(server: Any, args: list[bytes]) -> bytes:
+    """The whole INFO reply body for `INFO args...`."""
+    parts = []
+    for section in selected_sections(args):
+        fields = _SECTIONS[section](server) + [
+            field for extra in EXTRA_FIELDS[section] for field in extra(server)]
+        lines = "".join(f"{name}:{value}\r\n" for name, value in fields)
+        parts.append(f"# {TITLES[section]}\r\n{lines}")
+    return "\r\n".join(parts).encode()
+
+
+def used_memory(server: Any) -> int:
+    """An estimate of the memory the data uses (see STARTUP_MEMORY)."""
+    return STARTUP_MEMORY + BYTES_PER_KEY * sum(len(db) for db in server.dbs)
+
+
+def human_bytes(n: int) -> str:
+    """Redis's bytesToHuman: 1.18M, 32.00K, 200B."""
+    for unit, size in (("P", 1 << 50), ("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20),
+                       ("K", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.2f}{unit}"
+    return f"{n}B"
+
+
+def _server(server: Any) -> Fields:
+    uptime = (server.now_ms - server.start_time_ms) // 1000
+    config = server.config
+    return [
+        ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"),
+        ("redis_git_dirty", 0), ("redis_mode", "standalone"), ("arch_bits", 64),
+        ("multiplexing_api", "flow"), ("process_id", server.process_id),
+        ("run_id", server.run_id), ("tcp_port", server.tcp_port),
+        ("server_time_usec", server.now_us), ("uptime_in_seconds", uptime),
+        ("uptime_in_days", uptime // 86400), ("hz", config["hz"]),
+        ("configured_hz", config["hz"]), ("lru_clock", server.lru_clock & LRU_CLOCK_MAX),
+        ("config_file", config.source), ("flowcache_version", FLOWCACHE_VERSION),
+    ]
+
+
+def _clients(server: Any) -> Fields:
+    clients = server.clients.values()
+    return [
+        ("connected_clients", len(server.clients)), ("cluster_connections", 0),
+        ("maxclients", server.config["maxclients"]),
+        ("blocked_clients", sum(1 for c in clients if c.blocked)),
+        ("tracking_clients", 0),
+    ]
+
+
+def _memory(server: Any) -> Fields:
+    used = used_memory(server)
+    server.used_memory_peak = peak = max(used, server.used_memory_peak)
+    maxmemory = server.config["maxmemory"]
+    return [
+        ("used_memory", used), ("used_memory_human", human_bytes(used)),
+        ("used_memory_peak", peak), ("used_memory_peak_human", human_bytes(peak)),
+        ("used_memory_startup", STARTUP_MEMORY),
+        ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
+        ("maxmemory_policy", server.config["maxmemory-policy"]),
+    ]
+
+
+def _persistence(server: Any) -> Fields:
+    return [
+        ("loading", 0), ("async_loading", 0),
+        ("rdb_changes_since_last_save", server.dirty), ("rdb_bgsave_in_progress", 0),
+        ("rdb_last_save_time", server.start_time_ms // 1000),
+        ("rdb_last_bgsave_status", "ok"), ("rdb_saves", 0),
+        ("aof_enabled", 0), ("aof_rewrite_in_progress", 0), ("aof_rewrite_scheduled", 0),
+        ("aof_last_bgrewrite_status", "ok"), ("aof_last_write_status", "ok"),
+    ]
+
+
+def _stats(server: Any) -> Fields:
+    s = server.stats
+    return [
+        ("total_connections_received", s.total_connections_received),
+        ("total_commands_processed", s.total_commands_processed),
+        ("instantaneous_ops_per_sec", 0),
+        ("total_net_input_bytes", s.total_net_input_bytes),
+        ("total_net_output_bytes", s.total_net_output_bytes),
+        ("rejected_connections", s.rejected_connections),
+        ("expired_keys", s.expired_keys),
+        ("expired_stale_perc", f"{s.expired_stale_perc:.2f}"),
+        ("expired_time_cap_reached_count", s.expired_time_cap_reached_count),
+        ("expire_cycle_cpu_milliseconds", s.expire_cycle_cpu_milliseconds),
+        ("evicted_keys", s.evicted_keys),
+        ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
+        ("total_error_replies", s.total_error_replies),
+    ]
+
+
+def _replication(server: Any) -> Fields:
+    return [
+        ("role", "master"), ("connected_slaves", 0), ("master_failover_state", "no-failover"),
+        ("master_replid", server.run_id), ("master_replid2", "0" * 40),
+        ("master_repl_offset", 0), ("second_repl_offset", -1), ("repl_backlog_active", 0),
+        ("repl_backlog_size", 1048576), ("repl_backlog_first_byte_offset", 0),
+        ("repl_backlog_histlen", 0),
+    ]
+
+
+def _commandstats(server: Any) -> Fields:
+    fields = []
+    for name, (calls, usec, rejected, failed) in server.stats.commandstats.items():
+        per_call = usec / calls if calls else 0.0
+        fields.append((f"cmdstat_{name}", f"calls={calls},usec={usec},usec_per_call="
+                                          f"{per_call:.2f},rejected_calls={rejected},"
+                                          f"failed_calls={failed}"))
+    return fields
+
+
+def _errorstats(server: Any) -> Fields:
+    return [(f"errorstat_{code.decode('latin-1')}", f"count={count}")
+            for code, count in server.stats.errorstats.items()]
+
+
+def _keyspace(server: Any) -> Fields:
+    return [(f"db{db.index}", f"keys={len(db)},expires={db.expires_count},avg_ttl={db.avg_ttl}")
+            for db in server.dbs if len(db)]
+
+
+def _nothing(server: Any) -> Fields:
+    return []
+
+
+_SECTIONS: dict[str, Callable[[Any], Fields]] = {
+    "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
+    "stats": _stats, "replication": _replication, "cpu": _nothing, "modules": _nothing,
+    "commandstats": _commandstats, "errorstats": _errorstats, "latencystats": _nothing,
+    "cluster": lambda server: [("cluster_enabled", 0)], "keyspace": _keyspace,
+}
