@@ -64,7 +64,7 @@ def test_redis_cli_interactive_does_not_abort_on_command_docs(flowcache_port):
     """redis-cli 7 sends COMMAND DOCS at start and asserts on its shape."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([need("redis-cli"), "-p", str(flowcache_port)], stdin=slave, stdout=slave,
-                            stderr=slave, close_fds=True)
+                            stderr=slave, close_fds=True, env={**os.environ, "TERM": "dumb"})
     os.close(slave)
     seen = b""
 
@@ -101,6 +101,7 @@ def test_redis_py(flowcache_port, protocol):
     client = redis.Redis(port=flowcache_port, protocol=protocol, db=1)
     try:
         assert client.ping() is True
+        assert client.flushdb() is True
         assert client.set("py:k", "v", ex=100) is True
         assert client.get("py:k") == b"v"
         assert 0 < client.ttl("py:k") <= 100
