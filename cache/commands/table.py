@@ -145,7 +145,8 @@ def lookup(argv: list[bytes]) -> CommandSpec | Error:
         return Error(errors.unknown_command(argv))
     if spec.subcommands is not None:
         if len(argv) < 2:
-            return Error(errors.wrong_arity(spec.name))
+            # A container with a handler of its own (bare COMMAND) runs when sent alone.
+            return spec if spec.handler is not None else Error(errors.wrong_arity(spec.name))
         sub = spec.subcommands.get(argv[1].lower())
         if sub is None:
             return Error(errors.unknown_subcommand(argv[1], spec.name))

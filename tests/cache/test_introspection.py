@@ -433,3 +433,10 @@ def test_redis_cli_check_detects_a_half_right_shape():
 
     status, output = run_redis_cli(with_bulk_flags)
     assert status is not None and b"Assertion" in output
+
+
+def test_bare_command_lists_every_command_while_other_containers_need_a_subcommand():
+    h = Harness()
+    listed = h.run("COMMAND")
+    assert sorted(entry[0] for entry in listed) == sorted(spec.name.encode() for spec in COMMANDS.values())
+    assert h.run("CLIENT") == b"ERR wrong number of arguments for 'client' command"
