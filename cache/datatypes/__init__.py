@@ -1,0 +1,1 @@
+"""Value classes of the data types, kept apart from their command handlers."""
