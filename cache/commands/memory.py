@@ -1,0 +1,1 @@
+"""MEMORY commands (being written)."""
