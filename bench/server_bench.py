@@ -14,46 +14,15 @@ import csv
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+
 TESTS = "set,get,incr,mset"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"no server on port {port}")
-
-
-def start_flowcache(port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "flowcache", "serve", "--port", str(port), "--loglevel", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-
-
-def start_redis(port: int, workdir: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
 
 
 def benchmark(port: int, requests: int, clients: int, pipeline: int) -> dict[str, float]:
@@ -77,7 +46,7 @@ def main() -> int:
         return 2
     workdir = tempfile.mkdtemp(prefix="flowcache-bench-")
     fc_port, redis_port = free_port(), free_port()
-    procs = [start_flowcache(fc_port), start_redis(redis_port, workdir)]
+    procs = [start_flowcache(fc_port), start_redis_server("redis-server", redis_port, workdir)]
     try:
         wait_for_port(fc_port)
         wait_for_port(redis_port)

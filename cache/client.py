@@ -3,7 +3,10 @@
 `RespClient(conn)` pipelines: every `call()` writes its command at once and
 returns a future for its reply; one reader actor decodes replies in order
 and resolves them. RESP3 push messages go to `pushes`, a PromiseStream.
-`ReplyParser` is sans-I/O, like the server's parser: bytes in, replies out.
+With `raw=True` replies resolve to their exact bytes (for comparing
+servers byte for byte), and `send()` writes any bytes, even a malformed
+frame, expecting one reply. `ReplyParser` is sans-I/O, like the server's
+parser: bytes in, replies out.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class ReplyParser:
     def __init__(self) -> None:
         self._buf = bytearray()
         self._pos = 0
+        self._last = 0  # where the reply next_reply last returned began
 
     def feed(self, data: bytes) -> None:
         if self._pos > 65536 and self._pos * 2 > len(self._buf):
@@ -35,8 +39,13 @@ class ReplyParser:
         result = self._parse(self._pos)
         if result is _NEED_MORE:
             return _NEED_MORE
+        self._last = self._pos
         value, self._pos = result
         return value
+
+    def last_raw(self) -> bytes:
+        """The exact bytes of the reply `next_reply` last returned (until the next `feed`)."""
+        return bytes(self._buf[self._last:self._pos])
 
     NEED_MORE = _NEED_MORE
 
@@ -117,26 +126,34 @@ def encode_command(args: tuple[Any, ...] | list[Any]) -> bytes:
 class RespClient:
     """A pipelining client on one connection; replies resolve in command order."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, raw: bool = False) -> None:
         self.conn = conn
+        self.raw = raw
         self._waiting: deque[flow.Promise] = deque()
         self.pushes = flow.PromiseStream()
         self._parser = ReplyParser()
-        self._reader = _read_replies(self)
         self.closed = False
+        self._dispatching = False  # the reader is resolving replies (its waiters run inside it)
+        self._reader = _read_replies(self)
 
     def call(self, *args: Any) -> flow.Future:
         """Send one command; a future for its reply (an `Error` reply is a value, not raised)."""
+        return self.send(encode_command(args))
+
+    def send(self, payload: bytes) -> flow.Future:
+        """Write `payload` as it is (inline, malformed...) and wait for one reply to it."""
         if self.closed:
             return flow.Future.failed(flow.FlowError("client is closed"))
         promise = flow.Promise()
         self._waiting.append(promise)
-        self.conn.write(encode_command(args))
+        self.conn.write(payload)
         return promise.future
 
     def close(self) -> None:
+        """Close now; safe from code woken by a reply, whose reader then just stops."""
         self.closed = True
-        self._reader.cancel()
+        if not self._dispatching:
+            self._reader.cancel()
         self.conn.close()
         self._fail_all(flow.FlowError("client closed"))
 
@@ -154,19 +171,25 @@ def _read_replies(client: RespClient):
             if not data:
                 raise flow.FlowError("server closed the connection")
             parser.feed(data)
-            while True:
+            client._dispatching = True
+            while not client.closed:
                 reply = parser.next_reply()
                 if reply is _NEED_MORE:
                     break
+                value = parser.last_raw() if client.raw else reply
                 if isinstance(reply, Push) and reply and reply[0] in (b"message", b"pmessage", b"smessage"):
-                    client.pushes.send(reply)
+                    client.pushes.send(value)
                 elif client._waiting:
-                    client._waiting.popleft().send(reply)
+                    client._waiting.popleft().send(value)
                 elif isinstance(reply, Push):
-                    client.pushes.send(reply)
+                    client.pushes.send(value)
+            client._dispatching = False
+            if client.closed:
+                return
     except flow.ActorCancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - every waiter learns why the connection ended
         client.closed = True
+        client._dispatching = True  # a waiter woken here may call close(); we end anyway
         client._fail_all(exc)
         client.pushes.send_error(exc)

@@ -10,10 +10,18 @@ key or value is a `ConfigError` naming the file and the setting.
     config = Config.from_toml("config/flowcache.toml")
     config["maxmemory"]                  # 104857600
     config.on_change("hz", server.set_hz)  # called after a CONFIG SET commits
+
+The file's `[rename-command]` table (redis.conf's `rename-command`) gives
+the server its own name table, `config.command_table`, so two servers in
+one process can rename differently. CONFIG REWRITE writes the settings back
+into the file they came from (`rewrite_file`, the one place cache/ writes
+a file).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -129,6 +137,10 @@ SETTINGS: tuple[Setting, ...] = (
             only=""),
     Setting("appendonly", "bool", "no", True, "Append-only file; flowcache keeps none.",
             only="no"),
+    Setting("client-output-buffer-limit", "obuf",
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", True,
+            "Per client class: hard limit, soft limit, soft seconds (pubsub clients are "
+            "closed past them). A partial value updates only the classes it names."),
 )
 
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -220,9 +232,42 @@ def _parse_string(setting: Setting, raw: bytes) -> str:
     return _text(raw)
 
 
+_OBUF_CLASSES = {b"normal": "normal", b"slave": "slave", b"replica": "slave", b"pubsub": "pubsub"}
+
+
+def _parse_obuf(setting: Setting, raw: bytes) -> dict[str, tuple[int, int, int]]:
+    """updateClientOutputBufferLimit: the classes given, each (hard, soft, soft seconds)."""
+    words = raw.split()
+    if len(words) % 4:
+        raise InvalidValue("Wrong number of arguments in buffer limit configuration.")
+    limits: dict[str, tuple[int, int, int]] = {}
+    for i in range(0, len(words), 4):
+        kind = _OBUF_CLASSES.get(words[i].lower())
+        if kind is None:
+            raise InvalidValue("Invalid client class specified in buffer limit configuration.")
+        try:
+            hard, soft = parse_memory(words[i + 1]), parse_memory(words[i + 2])
+        except InvalidValue:
+            hard = -1
+        seconds = words[i + 3]
+        if hard < 0 or not re.fullmatch(rb"[+-]?[0-9]+", seconds) or int(seconds) < 0:
+            raise InvalidValue(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.")
+        limits[kind] = (hard, soft, int(seconds))
+    return limits
+
+
+def _merge_obuf(current: str, update: dict[str, tuple[int, int, int]]) -> str:
+    """The full setting text after a (partial) update, classes in Redis's order."""
+    words = current.split()
+    limits = {words[i]: tuple(words[i + 1:i + 4]) for i in range(0, len(words), 4)}
+    limits.update({kind: tuple(str(n) for n in values) for kind, values in update.items()})
+    return " ".join(f"{kind} {' '.join(limits[kind])}" for kind in ("normal", "slave", "pubsub"))
+
+
 _PARSERS: dict[str, Callable[[Setting, bytes], Any]] = {
     "int": _parse_int, "memory": _parse_memory, "bool": _parse_bool, "enum": _parse_enum,
-    "string": _parse_string, "save": _parse_save, "events": _parse_events,
+    "string": _parse_string, "save": _parse_save, "events": _parse_events, "obuf": _parse_obuf,
 }
 
 
@@ -247,6 +292,11 @@ def format_value(setting: Setting, value: Any) -> str:
     return str(value)
 
 
+def _default_text(setting: Setting) -> str:
+    parse_value(setting, setting.default.encode())  # the default must parse
+    return setting.default
+
+
 def _toml_text(value: Any) -> bytes:
     if isinstance(value, bool):
         return b"yes" if value else b"no"
@@ -261,10 +311,14 @@ def _toml_text(value: Any) -> bytes:
 class Config:
     """Current setting values, CONFIG GET/SET semantics, and change subscribers."""
 
-    def __init__(self, overrides: dict[str, Any] | None = None, source: str = "") -> None:
+    def __init__(self, overrides: dict[str, Any] | None = None, source: str = "",
+                 renames: dict[str, str] | None = None) -> None:
         self.source = source  # the file the values came from, for error messages and INFO
-        self._values: dict[str, Any] = {s.name: parse_value(s, s.default.encode())
-                                        for s in SETTINGS}
+        self.renames = dict(renames or {})  # rename-command: OLD -> NEW ("" disables)
+        self._command_table: dict[bytes, Any] | None = None
+        self._values: dict[str, Any] = {
+            s.name: _default_text(s) if s.kind == "obuf" else parse_value(s, s.default.encode())
+            for s in SETTINGS}
         self._listeners: dict[str, list[Callable[[Any], None]]] = {}
         for name, value in (overrides or {}).items():
             self.set(name, value)
@@ -277,7 +331,31 @@ class Config:
                 data = tomllib.load(handle)
             except tomllib.TOMLDecodeError as exc:
                 raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        return cls(data, source=str(path))
+        renames = data.pop("rename-command", {})
+        if not isinstance(renames, dict) or not all(
+                isinstance(new, str) for new in renames.values()):
+            raise ConfigError(f"{path}: [rename-command] maps command names to strings")
+        config = cls(data, source=str(path), renames=renames)
+        config.command_table  # an unknown or taken name fails at load, as in redis-server
+        return config
+
+    @property
+    def command_table(self) -> dict[bytes, Any]:
+        """The names this server answers to: the declared table with renames applied."""
+        table = self._command_table
+        if table is None:
+            import cache.commands  # noqa: F401  (every command registered)
+            from cache.commands.table import COMMANDS, renamed
+
+            if not self.renames:
+                table = COMMANDS  # shared, so commands registered later still resolve
+            else:
+                try:
+                    table = renamed(self.renames)
+                except ValueError as exc:
+                    raise ConfigError(f"{self.source}: rename-command: {exc}") from None
+            self._command_table = table
+        return table
 
     def set(self, name: str, value: Any) -> None:
         """Set a value at startup (immutable settings too) from TOML or command-line text."""
@@ -286,9 +364,15 @@ class Config:
         if setting is None:
             raise ConfigError(f"{where}unknown setting '{name}'")
         try:
-            self._values[name] = parse_value(setting, _toml_text(value))
+            self._values[name] = self._merged(setting, parse_value(setting, _toml_text(value)))
         except InvalidValue as exc:
             raise ConfigError(f"{where}bad value {value!r} for '{name}': {exc}") from None
+
+    def _merged(self, setting: Setting, value: Any) -> Any:
+        """A partial client-output-buffer-limit updates the classes it names only."""
+        if setting.kind == "obuf":
+            return _merge_obuf(self._values[setting.name], value)
+        return value
 
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
@@ -351,6 +435,7 @@ class Config:
                 parsed.append((setting, parse_value(setting, raw)))
             except InvalidValue as exc:
                 return errors.config_set_failed(setting.name.encode(), str(exc))
+        parsed = [(setting, self._merged(setting, value)) for setting, value in parsed]
         for setting, value in parsed:
             self._values[setting.name] = value
         for setting, value in parsed:
@@ -358,3 +443,63 @@ class Config:
                 callback(value)
         return None
 
+
+
+# -- CONFIG REWRITE ------------------------------------------------------------
+
+_TOP_LEVEL_KEY = re.compile(r'\s*"?([A-Za-z0-9_-]+)"?\s*=')
+_TABLE_HEADER = re.compile(r"\s*\[")
+REWRITE_MARK = "# Generated by CONFIG REWRITE"
+
+
+def _toml_literal(setting: Setting, value: Any) -> str:
+    if setting.kind in ("int", "memory"):
+        return str(value)
+    return json.dumps(format_value(setting, value), ensure_ascii=False)
+
+
+def rewritten_toml(config: Config, old_text: str) -> str:
+    """redis.conf's rewriteConfig for TOML: settings already in the file are updated in
+    place (comments and tables kept); other non-default ones are appended before the
+    first table, after a "# Generated by CONFIG REWRITE" line."""
+    lines = old_text.splitlines()
+    seen: set[str] = set()
+    first_table = len(lines)
+    for number, line in enumerate(lines):
+        if _TABLE_HEADER.match(line):
+            first_table = number
+            break
+        match = _TOP_LEVEL_KEY.match(line)
+        if match and match.group(1) in BY_NAME:
+            setting = BY_NAME[match.group(1)]
+            seen.add(setting.name)
+            lines[number] = f"{setting.name} = {_toml_literal(setting, config[setting.name])}"
+    added = [f"{s.name} = {_toml_literal(s, config[s.name])}" for s in SETTINGS
+             if s.name not in seen and config.text(s.name) != _default_shown(s)]
+    if added:
+        head, tail = lines[:first_table], lines[first_table:]
+        while head and not head[-1].strip():
+            head.pop()
+        block = ([""] if head else []) + ([] if REWRITE_MARK in lines else [REWRITE_MARK])
+        lines = head + block + added + ([""] + tail if tail else [])
+    return "\n".join(lines) + "\n"
+
+
+def _default_shown(setting: Setting) -> str:
+    if setting.kind == "obuf":
+        return setting.default
+    return format_value(setting, parse_value(setting, setting.default.encode()))
+
+
+def rewrite_file(config: Config) -> None:
+    """CONFIG REWRITE's one file write: replace the file atomically, as Redis does."""
+    try:
+        with open(config.source, encoding="utf-8", errors="surrogateescape") as handle:
+            old_text = handle.read()
+    except FileNotFoundError:
+        old_text = ""  # Redis writes a fresh file when the old one is gone
+    text = rewritten_toml(config, old_text)
+    temporary = f"{config.source}.rewrite-tmp"
+    with open(temporary, "w", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write(text)
+    os.replace(temporary, config.source)

@@ -28,21 +28,28 @@ def _quote(arg: bytes, limit: int = 128) -> bytes:
     return arg[:limit].replace(b"\r", b" ").replace(b"\n", b" ")
 
 
+def _c_str(arg: bytes) -> bytes:
+    """What C's `%s` prints of `arg`: Redis formats these errors with it, so a NUL ends the text."""
+    nul = arg.find(b"\0")
+    return arg if nul < 0 else arg[:nul]
+
+
 def unknown_command(argv: list[bytes]) -> bytes:
     """Redis's `unknown command` error, args listed while they fit in 128 bytes."""
     args = b""
     for arg in argv[1:]:
         if len(args) >= 128:
             break
-        args += b"'" + arg[: 128 - len(args)] + b"' "
+        args += b"'" + _c_str(arg)[: 128 - len(args)] + b"' "
     return (
-        b"ERR unknown command '" + argv[0][:128] + b"', with args beginning with: " + args
+        b"ERR unknown command '" + _c_str(argv[0])[:128] + b"', with args beginning with: " + args
     ).replace(b"\r", b" ").replace(b"\n", b" ")
 
 
 def unknown_subcommand(sub: bytes, container: str) -> bytes:
     return (
-        b"ERR unknown subcommand '" + sub[:128] + b"'. Try " + container.upper().encode() + b" HELP."
+        b"ERR unknown subcommand '" + _c_str(sub)[:128] + b"'. Try " + container.upper().encode()
+        + b" HELP."
     ).replace(b"\r", b" ").replace(b"\n", b" ")
 
 
@@ -179,3 +186,116 @@ def unsupported_option(option: bytes) -> bytes:
 def value_out_of_range(low: int, high: int) -> bytes:
     """getRangeLongFromObjectOrReply without a custom message (SELECT's index, ...)."""
     return b"ERR value is out of range, value must between %d and %d" % (low, high)
+
+
+# -- lists (cache.commands.lists) --
+POSITIVE_COUNT = b"ERR value is out of range, must be positive"  # getPositiveLong... (LPOP count)
+LPOS_RANK_ZERO = (
+    b"ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    b"or use negative to start from the end of the list"
+)
+LPOS_COUNT_NEGATIVE = b"ERR COUNT can't be negative"
+LPOS_MAXLEN_NEGATIVE = b"ERR MAXLEN can't be negative"
+NUMKEYS_NOT_POSITIVE = b"ERR numkeys should be greater than 0"  # LMPOP, BLMPOP (and ZMPOP)
+MPOP_COUNT_NOT_POSITIVE = b"ERR count should be greater than 0"  # LMPOP, BLMPOP (and ZMPOP)
+
+
+# -- pub/sub (cache.pubsub, cache.commands.pubsub) --
+def pubsub_context(fullname: str) -> bytes:
+    """A RESP2 client in subscribed mode running anything but (un)subscribe, PING, QUIT, RESET."""
+    return (b"ERR Can't execute '" + fullname.encode() + b"': only (P|S)SUBSCRIBE / "
+            b"(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+
+
+def subcommand_syntax(sub: bytes, container: bytes) -> bytes:
+    """addReplySubcommandSyntaxError: the subcommand as sent, the container upper-cased."""
+    return _sanitized(b"ERR unknown subcommand or wrong number of arguments for '" + sub[:128]
+                      + b"'. Try " + container.upper() + b" HELP.")
+
+# -- sets and hashes (cache.commands.sets / hashes) --
+HASH_VALUE_NOT_INTEGER = b"ERR hash value is not an integer"  # HINCRBY on a non-integer field
+HASH_VALUE_NOT_FLOAT = b"ERR hash value is not a float"  # HINCRBYFLOAT on a non-float field
+VALUE_NAN_OR_INF = b"ERR value is NaN or Infinity"  # HINCRBYFLOAT's increment itself
+VALUE_OUT_OF_RANGE = b"ERR value is out of range"  # HRANDFIELD count * 2 would overflow
+NUMKEYS_OVER_ARGS = b"ERR Number of keys can't be greater than number of args"  # SINTERCARD
+LIMIT_NEGATIVE = b"ERR LIMIT can't be negative"  # SINTERCARD (and ZINTERCARD)
+
+# Redis's shared.oomerr: a denyoom command while over maxmemory with nothing left to evict.
+OOM = b"OOM command not allowed when used memory > 'maxmemory'."
+
+
+# -- sorted sets (cache.commands.zsets / zset_ops) --
+ZADD_NX_AND_XX = b"ERR XX and NX options at the same time are not compatible"
+ZADD_GT_LT_NX = b"ERR GT, LT, and/or NX options at the same time are not compatible"
+ZADD_INCR_SINGLE_PAIR = b"ERR INCR option supports a single increment-element pair"
+ZSET_SCORE_NAN = b"ERR resulting score is not a number (NaN)"
+ZSET_MIN_MAX_NOT_FLOAT = b"ERR min or max is not a float"
+ZSET_MIN_MAX_NOT_LEX = b"ERR min or max not valid string range item"
+ZRANGE_LIMIT_NEEDS_BY = (
+    b"ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+)
+ZRANGE_WITHSCORES_BYLEX = b"ERR syntax error, WITHSCORES not supported in combination with BYLEX"
+ZSET_WEIGHT_NOT_FLOAT = b"ERR weight value is not a float"
+
+
+def zset_needs_a_key(fullname: str) -> bytes:
+    """ZUNION/ZINTER/ZDIFF (and STORE, ZINTERCARD) with numkeys below 1."""
+    return b"ERR at least 1 input key is needed for '" + fullname.encode() + b"' command"
+
+
+# -- blocking commands and transactions (cache.blocking, cache.commands.transactions) --
+TIMEOUT_NOT_FLOAT = b"ERR timeout is not a float or out of range"  # BLPOP & co.; negative: WAIT_TIMEOUT_NEGATIVE
+UNBLOCKED = b"UNBLOCKED client unblocked via CLIENT UNBLOCK"
+UNBLOCK_REASON = b"ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"
+MULTI_NESTED = b"ERR MULTI calls can not be nested"
+WATCH_IN_MULTI = b"ERR WATCH inside MULTI is not allowed"
+EXEC_WITHOUT_MULTI = b"ERR EXEC without MULTI"
+DISCARD_WITHOUT_MULTI = b"ERR DISCARD without MULTI"
+EXECABORT = b"EXECABORT Transaction discarded because of previous errors."
+NOT_IN_TRANSACTION = b"ERR Command not allowed inside a transaction"
+
+
+def exec_aborted_because(error: bytes) -> bytes:
+    """EXEC itself refused (NOAUTH, OOM...): the transaction is dropped, naming why."""
+    return b"EXECABORT Transaction discarded because of: " + (error[1:] if error[:1] == b"-" else error)
+
+
+# -- operator's view: SLOWLOG, LATENCY, MONITOR (cache.slowlog, cache.latency, cache.monitor) --
+SLOWLOG_COUNT = b"ERR count should be greater than or equal to -1"  # SLOWLOG GET count
+MONITOR_DENY_BLOCKING = b"ERR MONITOR isn't allowed for DENY BLOCKING client"  # inside MULTI/EXEC
+REPLICA_KEYSPACE = b"ERR Replica can't interact with the keyspace"  # a MONITOR client's key command
+
+
+def latency_no_samples(event: bytes) -> bytes:
+    """LATENCY GRAPH of an event with no samples (the name is a C string: cut at NUL)."""
+    return _sanitized(b"ERR No samples available for event '" + event.split(b"\0", 1)[0] + b"'")
+
+CONFIG_REWRITE_NO_FILE = b"ERR The server is running without a config file"
+
+
+def config_rewrite_failed(reason: str) -> bytes:
+    return b"ERR Rewriting config file: " + reason.encode("utf-8", "replace")
+
+# Refusals at accept time (acceptCommonHandler, clientAcceptHandler): written, then closed.
+MAX_CLIENTS_REACHED = b"ERR max number of clients reached"
+PROTECTED_MODE_DENIED = (
+    b"DENIED Redis is running in protected mode because protected "
+    b"mode is enabled and no password is set for the default user. "
+    b"In this mode connections are only accepted from the loopback interface. "
+    b"If you want to connect from external computers to Redis you "
+    b"may adopt one of the following solutions: "
+    b"1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface "
+    b"by connecting to Redis from the same host the server is "
+    b"running, however MAKE SURE Redis is not publicly accessible "
+    b"from internet if you do so. Use CONFIG REWRITE to make this "
+    b"change permanent. "
+    b"2) Alternatively you can just disable the protected mode by "
+    b"editing the Redis configuration file, and setting the protected "
+    b"mode option to 'no', and then restarting the server. "
+    b"3) If you started the server manually just for testing, restart "
+    b"it with the '--protected-mode no' option. "
+    b"4) Setup a an authentication password for the default user. "
+    b"NOTE: You only need to do one of the above things in order for "
+    b"the server to start accepting connections from the outside."
+)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from cache import eviction, latency, memory, pubsub
 from cache.state import FLOWCACHE_VERSION, REDIS_VERSION
 
 TITLES = {"server": "Server", "clients": "Clients", "memory": "Memory",
@@ -24,10 +25,6 @@ SECTION_ORDER = tuple(TITLES)
 DEFAULT_SECTIONS = frozenset(SECTION_ORDER) - {"commandstats", "latencystats"}
 ALL_SECTIONS = frozenset(SECTION_ORDER)
 
-# Until keyspace accounting exists: Redis's footprint at startup, plus a flat
-# per-key estimate (a dict entry, key and small value objects in CPython).
-STARTUP_MEMORY = 876_384
-BYTES_PER_KEY = 160
 LRU_CLOCK_MAX = (1 << 24) - 1
 
 Fields = list[tuple[str, Any]]
@@ -62,8 +59,8 @@ def render(server: Any, args: list[bytes]) -> bytes:
 
 
 def used_memory(server: Any) -> int:
-    """An estimate of the memory the data uses (see STARTUP_MEMORY)."""
-    return STARTUP_MEMORY + BYTES_PER_KEY * sum(len(db) for db in server.dbs)
+    """The estimate maxmemory is enforced against (cache.eviction, cache.memory)."""
+    return eviction.used_memory(server)
 
 
 def human_bytes(n: int) -> str:
@@ -100,16 +97,39 @@ def _clients(server: Any) -> Fields:
     ]
 
 
+def memory_overhead(server: Any) -> int:
+    """used_memory_overhead: the baseline plus the per-key and per-TTL bookkeeping."""
+    keys = sum(len(db) for db in server.dbs)
+    expires = sum(db.expires_count for db in server.dbs)
+    return eviction.STARTUP_MEMORY + keys * memory.PER_KEY + expires * memory.PER_EXPIRE
+
+
 def _memory(server: Any) -> Fields:
     used = used_memory(server)
-    server.used_memory_peak = peak = max(used, server.used_memory_peak)
+    server.used_memory_peak = peak = eviction.peak_memory(server)
+    rss = memory.process_rss() or used
+    overhead = min(memory_overhead(server), used)
+    startup = eviction.STARTUP_MEMORY
+    dataset = used - overhead
+    net = used - startup
     maxmemory = server.config["maxmemory"]
     return [
         ("used_memory", used), ("used_memory_human", human_bytes(used)),
+        ("used_memory_rss", rss), ("used_memory_rss_human", human_bytes(rss)),
         ("used_memory_peak", peak), ("used_memory_peak_human", human_bytes(peak)),
-        ("used_memory_startup", STARTUP_MEMORY),
+        ("used_memory_peak_perc", f"{used * 100 / peak:.2f}%"),
+        ("used_memory_overhead", overhead), ("used_memory_startup", startup),
+        ("used_memory_dataset", dataset),
+        ("used_memory_dataset_perc", f"{dataset * 100 / net if net else 0:.2f}%"),
+        ("used_memory_lua", 0), ("used_memory_lua_human", "0B"),
         ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", server.config["maxmemory-policy"]),
+        ("mem_fragmentation_ratio", f"{rss / used:.2f}"),
+        ("mem_fragmentation_bytes", rss - used),
+        ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
+        ("mem_clients_slaves", 0), ("mem_aof_buffer", 0),
+        ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
+        ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
     ]
 
 
@@ -126,6 +146,8 @@ def _persistence(server: Any) -> Fields:
 
 def _stats(server: Any) -> Fields:
     s = server.stats
+    exceeded = eviction.exceeded_times(server)
+    channels, patterns, shard_channels = pubsub.counts(server)
     return [
         ("total_connections_received", s.total_connections_received),
         ("total_commands_processed", s.total_commands_processed),
@@ -137,8 +159,12 @@ def _stats(server: Any) -> Fields:
         ("expired_stale_perc", f"{s.expired_stale_perc:.2f}"),
         ("expired_time_cap_reached_count", s.expired_time_cap_reached_count),
         ("expire_cycle_cpu_milliseconds", s.expire_cycle_cpu_milliseconds),
-        ("evicted_keys", s.evicted_keys),
+        ("evicted_keys", s.evicted_keys), ("evicted_clients", 0),
+        ("total_eviction_exceeded_time", exceeded[0]),
+        ("current_eviction_exceeded_time", exceeded[1]),
         ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
+        ("pubsub_channels", channels), ("pubsub_patterns", patterns),
+        ("pubsubshard_channels", shard_channels),
         ("total_error_replies", s.total_error_replies),
     ]
 
@@ -173,6 +199,10 @@ def _keyspace(server: Any) -> Fields:
             for db in server.dbs if len(db)]
 
 
+def _latencystats(server: Any) -> Fields:
+    return [tuple(line.split(":", 1)) for line in latency.info_latencystats(server)]
+
+
 def _nothing(server: Any) -> Fields:
     return []
 
@@ -180,6 +210,6 @@ def _nothing(server: Any) -> Fields:
 _SECTIONS: dict[str, Callable[[Any], Fields]] = {
     "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
     "stats": _stats, "replication": _replication, "cpu": _nothing, "modules": _nothing,
-    "commandstats": _commandstats, "errorstats": _errorstats, "latencystats": _nothing,
+    "commandstats": _commandstats, "errorstats": _errorstats, "latencystats": _latencystats,
     "cluster": lambda server: [("cluster_enabled", 0)], "keyspace": _keyspace,
 }

@@ -1,8 +1,9 @@
 """The keyspace: one `Database` per SELECT index, with lazy and active expiry.
 
-Layout, chosen for memory (a million small keys must stay near 2x Redis):
+Layout, chosen for memory (a small string key costs ~210 B against Redis's
+~88 B: Entry 64, key and value objects, its dict and list shares):
 
-    data      dict key -> Entry(key, value, lru); the only per-key object
+    data      dict key -> Entry(key, value, lru, size); the only per-key object
     expires   dict key -> absolute Unix ms, only for keys with a TTL
     slots     append-only list of Entry, for random sampling and SCAN
     volatile  append-only list of keys that got a TTL, for active expiry
@@ -15,6 +16,11 @@ so a SCAN cursor from before it can step back far enough to miss nothing.
 `volatile` may hold stale or repeated keys (a key that lost and regained a
 TTL); it is rebuilt from `expires` when the stale part grows too large.
 
+`lru` is the access clock in seconds (shared int objects), or under an LFU
+policy Redis's packed minutes/counter (cache.eviction). `size` is the key's
+memory estimate (cache.memory), kept current by `on_key_modified` and summed
+server-wide into `mem.used` (cache.eviction.MemoryState).
+
 Keys and string values are bytes; a string grown in place (APPEND,
 SETRANGE) is a bytearray, which is what Redis reports as the `raw`
 encoding. Other data types register themselves with `register_type`.
@@ -25,7 +31,18 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable
 
+from cache.eviction import memory_state
 from cache.glob import compile_pattern
+from cache.memory import (
+    BYTES_HEADER,
+    PER_EXPIRE,
+    PER_KEY,
+    Sized,
+    alloc,
+    key_size,
+    string_size,
+    value_estimate,
+)
 from cache.resp import string2ll
 
 STRING_TYPES = (bytes, bytearray)
@@ -38,15 +55,48 @@ SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS
 SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT
 
 
-class Entry:
-    """One key: its name, its value and its last-access clock (seconds)."""
+_SMALL = 479  # keys and strings this long or shorter fit pymalloc's size classes
+# Per-key sizes below this are stored as shared int objects, so keys of equal
+# size do not each carry a 32-byte int.
+_INTERNED = 4096
+_SIZES = [int(str(n)) for n in range(_INTERNED)]
+# memory.alloc(BYTES_HEADER + n) for n <= _SMALL: a bytes object of length n
+_BYTES_ALLOC = [(BYTES_HEADER + n + 15) & -16 for n in range(_SMALL + 1)]
 
-    __slots__ = ("key", "value", "lru")
+
+def _string_total(key: bytes, value: bytes | bytearray) -> int:
+    """memory.key_size + string_size, as a shared int when small (runs on every new string)."""
+    n = len(value)
+    k = len(key)
+    if n <= _SMALL and k <= _SMALL and value.__class__ is bytes:
+        total = PER_KEY + _BYTES_ALLOC[k] + (_BYTES_ALLOC[n] if n > 1 else 0)
+    else:
+        total = key_size(key) + string_size(value)
+    return _SIZES[total] if total < _INTERNED else total
+
+
+def _bytes_value_size(n: int) -> int:
+    """memory.bytes_size of a bytes value of length n."""
+    if n <= _SMALL:
+        return _BYTES_ALLOC[n] if n > 1 else 0
+    return alloc(BYTES_HEADER + n)
+
+
+class Entry:
+    """One key: its name, value, access clock and memory estimate.
+
+    Four slots cost what three do: 64 bytes with the GC header (pymalloc
+    rounds 56 up to 64), so `size` is free; dropping one slot would save
+    nothing, only going down to two would.
+    """
+
+    __slots__ = ("key", "value", "lru", "size")
 
     def __init__(self, key: bytes, value: Any, lru: int) -> None:
         self.key = key
         self.value = value
         self.lru = lru
+        self.size = 0  # an int, or a memory.Sized memo for collections
 
 
 # -- value types ---------------------------------------------------------------
@@ -101,6 +151,49 @@ def config_value(server: Any, name: str, default: Any) -> Any:
         return default
 
 
+# -- hooks -----------------------------------------------------------------------
+
+# Installed by the modules that react to writes. Called after the change, with
+# the Database (its `.server` and `.index` identify the instance). Append at
+# import time; never replace the lists.
+#
+# WATCH_HOOKS run for a write only while some module has told the keyspace,
+# with `set_watching`, that it watches keys on that server (a client in WATCH
+# or blocked on a key): with nobody watching, a write pays one truth test.
+# KEY_MODIFIED_HOOKS run on every write, delete and expiry, watched or not;
+# they cost every write a call, so prefer WATCH_HOOKS.
+WATCH_HOOKS: list[Callable[["Database", bytes], None]] = []
+KEY_MODIFIED_HOOKS: list[Callable[["Database", bytes], None]] = []
+FLUSHED_HOOKS: list[Callable[["Database"], None]] = []  # FLUSHDB/FLUSHALL/SWAPDB
+# (db, event, key): "expired" and "evicted" for removals nobody asked for, "new" for a
+# key created (add, set_key, set_many), "keymiss" for a miss counted by a read lookup.
+KEY_EVENT_HOOKS: list[Callable[["Database", str, bytes], None]] = []
+
+_WATCHING: "weakref.WeakKeyDictionary[Any, dict[str, None]]" = weakref.WeakKeyDictionary()
+
+
+def watching_owners(server: Any) -> dict[str, None]:
+    """The names of the modules watching keys on `server`, shared by its databases."""
+    owners = _WATCHING.get(server)
+    if owners is None:
+        owners = _WATCHING[server] = {}
+    return owners
+
+
+def set_watching(server: Any, owner: str, active: bool) -> None:
+    """`owner` starts (True) or stops (False) watching keys on `server`.
+
+    Say True before relying on a WATCH_HOOKS call (when the first key is
+    registered) and False once nothing is registered. Saying True too often
+    is harmless; a missing True loses wakeups.
+    """
+    owners = watching_owners(server)
+    if active:
+        owners[owner] = None
+    else:
+        owners.pop(owner, None)
+
+
 # -- the database ----------------------------------------------------------------
 
 
@@ -109,19 +202,27 @@ class Database:
 
     Reads: `lookup_read` (read commands: stats and access time), `lookup_notouch`
     (stats only), `lookup_write` (access time only), `live_entry` (neither),
-    `entry_for_write` (an Entry to update in place, then `on_key_modified`).
-    Writes: `add`, `set_key`, `delete`, `set_expire`, `persist`, `flush`.
+    `entry_for_write` (an Entry to update in place, then `on_key_modified`, or
+    give it a new value with `replace_value`).
+    Writes: `add`, `set_key`, `set_many`, `delete`, `set_expire`, `persist`, `flush`.
     Every lookup expires the key first if its TTL has passed.
+
+    SET, GET, INCR and MSET on an existing string key run short paths that
+    keep the same bookkeeping as the general ones (`_set_general`,
+    `on_key_modified`); tests/cache/test_memory.py checks the memory total
+    against a recount.
     """
 
     __slots__ = (
-        "server", "index", "data", "expires", "slots", "dead", "volatile", "volatile_stale",
-        "epoch", "removed_total", "epoch_removed", "avg_ttl",
+        "server", "index", "mem", "watching", "data", "expires", "slots", "dead", "volatile",
+        "volatile_stale", "epoch", "removed_total", "epoch_removed", "avg_ttl",
     )
 
     def __init__(self, server: Any, index: int) -> None:
         self.server = server
         self.index = index
+        self.mem = memory_state(server)  # shared by the server's databases
+        self.watching = watching_owners(server)  # shared too: empty while nobody watches
         self._clear()
 
     def _clear(self) -> None:
@@ -146,10 +247,86 @@ class Database:
 
     # -- notification point ---------------------------------------------------
     def on_key_modified(self, key: bytes) -> None:
-        """Called after every write, delete and expiry of `key` (WATCH, blocking ops)."""
+        """Called after every write, delete and expiry of `key`: memory, WATCH, blocking ops."""
+        entry = self.data.get(key)
+        if entry is not None:
+            self._account(key, entry)
+        if self.watching:
+            for hook in WATCH_HOOKS:
+                hook(self, key)
+        for hook in KEY_MODIFIED_HOOKS:
+            hook(self, key)
+
+    def _notify(self, key: bytes) -> None:
+        """The hooks of `on_key_modified`, for paths that did the accounting themselves."""
+        if self.watching:
+            for hook in WATCH_HOOKS:
+                hook(self, key)
+        for hook in KEY_MODIFIED_HOOKS:
+            hook(self, key)
 
     def on_flushed(self) -> None:
         """Called after the whole database changed at once (FLUSHDB, SWAPDB)."""
+        for hook in FLUSHED_HOOKS:
+            hook(self)
+
+    # -- memory and access clock ----------------------------------------------
+    def _account(self, key: bytes, entry: Entry) -> None:
+        """Bring the key's memory estimate up to date after a write (see cache.memory)."""
+        value = entry.value
+        old = entry.size
+        cls = value.__class__
+        if cls is bytes or cls is bytearray:
+            new = entry.size = _string_total(key, value)
+        else:
+            memo = old if old.__class__ is Sized else Sized()
+            if memo is not old:
+                entry.size = memo
+            else:
+                old = old.total
+            new = value_estimate(key, value, memo)
+        if old.__class__ is not int:
+            old = old.total
+        if new != old:
+            mem = self.mem
+            used = mem.used = mem.used + new - old
+            if used > mem.peak:
+                mem.peak = used
+
+    def _resized(self, entry: Entry, old_len: int, new_len: int) -> None:
+        """A bytes value replaced by bytes of another length: the estimate follows."""
+        delta = _bytes_value_size(new_len) - _bytes_value_size(old_len)
+        if delta:
+            size = entry.size + delta
+            entry.size = _SIZES[size] if size < _INTERNED else size
+            mem = self.mem
+            used = mem.used = mem.used + delta
+            if used > mem.peak:
+                mem.peak = used
+
+    def memory_used(self) -> int:
+        """This database's share of `mem.used`, summed (O(n): FLUSHDB, MEMORY STATS)."""
+        total = len(self.expires) * PER_EXPIRE
+        for entry in self.data.values():
+            size = entry.size
+            total += size if size.__class__ is int else size.total
+        return total
+
+    def _new_lru(self) -> int:
+        """The access clock of a new key: now, or LFU's initial counter."""
+        mem = self.mem
+        if mem.lfu:
+            return mem.lfu_new(self.server.now_ms)
+        return self.server.lru_clock
+
+    def _touch(self, entry: Entry) -> None:
+        """Record an access: the LRU clock, or an LFU decay-and-increment."""
+        mem = self.mem
+        server = self.server
+        if mem.lfu:
+            entry.lru = mem.lfu_touch(entry.lru, server.now_ms, server.random)
+        else:
+            entry.lru = server.lru_clock
 
     # -- lookups --------------------------------------------------------------
     def live_entry(self, key: bytes) -> Entry | None:
@@ -168,14 +345,22 @@ class Database:
         server = self.server
         if entry is None:
             server.stats.keyspace_misses += 1
+            for hook in KEY_EVENT_HOOKS:
+                hook(self, "keymiss", key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when < server.now_ms:
                 self._expire(key, entry)
                 server.stats.keyspace_misses += 1
+                for hook in KEY_EVENT_HOOKS:
+                    hook(self, "keymiss", key)
                 return None
-        entry.lru = server.lru_clock
+        mem = self.mem
+        if mem.lfu:
+            entry.lru = mem.lfu_touch(entry.lru, server.now_ms, server.random)
+        else:
+            entry.lru = server.lru_clock
         server.stats.keyspace_hits += 1
         return entry.value
 
@@ -184,23 +369,33 @@ class Database:
         entry = self.live_entry(key)
         if entry is None:
             self.server.stats.keyspace_misses += 1
+            for hook in KEY_EVENT_HOOKS:
+                hook(self, "keymiss", key)
             return None
         self.server.stats.keyspace_hits += 1
         return entry.value
 
     def lookup_write(self, key: bytes) -> Any:
         """The value for a write command: lazy expiry and access time, no stats."""
-        entry = self.live_entry(key)
-        if entry is None:
-            return None
-        entry.lru = self.server.lru_clock
-        return entry.value
+        entry = self.entry_for_write(key)
+        return None if entry is None else entry.value
 
     def entry_for_write(self, key: bytes) -> Entry | None:
         """The live Entry for in-place updates; the caller calls `on_key_modified`."""
-        entry = self.live_entry(key)
-        if entry is not None:
-            entry.lru = self.server.lru_clock
+        entry = self.data.get(key)
+        if entry is None:
+            return None
+        server = self.server
+        if self.expires:
+            when = self.expires.get(key)
+            if when is not None and when < server.now_ms:
+                self._expire(key, entry)
+                return None
+        mem = self.mem
+        if mem.lfu:
+            entry.lru = mem.lfu_touch(entry.lru, server.now_ms, server.random)
+        else:
+            entry.lru = server.lru_clock
         return entry
 
     # -- writes ---------------------------------------------------------------
@@ -209,25 +404,112 @@ class Database:
         old = self.data.get(key)
         if old is not None:
             self._remove(key, old)
-        entry = Entry(key, value, self.server.lru_clock if lru is None else lru)
+        return self._insert(key, value, self._new_lru() if lru is None else lru)
+
+    def _insert(self, key: bytes, value: Any, lru: int) -> Entry:
+        """A new Entry for a key that has none: stored, accounted, notified."""
+        entry = Entry(key, value, lru)
         self.data[key] = entry
         self.slots.append(entry)
-        self.on_key_modified(key)
+        if value.__class__ is bytes:
+            size = entry.size = _string_total(key, value)
+            mem = self.mem
+            used = mem.used = mem.used + size
+            if used > mem.peak:
+                mem.peak = used
+        else:
+            self._account(key, entry)
+        if self.watching:
+            for hook in WATCH_HOOKS:
+                hook(self, key)
+        for hook in KEY_MODIFIED_HOOKS:
+            hook(self, key)
+        for hook in KEY_EVENT_HOOKS:  # dbAdd's `new`, before the command's own event
+            hook(self, "new", key)
         return entry
 
     def set_key(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Redis's setKey: create or overwrite, dropping any TTL unless `keep_ttl`."""
-        entry = self.live_entry(key)
+        entry = self.data.get(key)
+        if entry is None or self.mem.lfu or (self.expires and key in self.expires):
+            self._set_general(key, value, keep_ttl, entry)
+            return
+        old = entry.value
+        if old.__class__ is not bytes or value.__class__ is not bytes:
+            self._set_general(key, value, keep_ttl, entry)
+            return
+        # The common overwrite: string by string, no TTL, LRU clock.
+        entry.value = value
+        entry.lru = self.server.lru_clock
+        if len(old) != len(value):
+            self._resized(entry, len(old), len(value))
+        if self.watching:
+            for hook in WATCH_HOOKS:
+                hook(self, key)
+        for hook in KEY_MODIFIED_HOOKS:
+            hook(self, key)
+
+    def _set_general(self, key: bytes, value: Any, keep_ttl: bool, entry: Entry | None) -> None:
+        """set_key for every case: a new key, a TTL, LFU, other value types."""
+        if entry is not None and self.expires:
+            when = self.expires.get(key)
+            if when is not None and when < self.server.now_ms:
+                self._expire(key, entry)
+                entry = None
         if entry is None:
-            entry = Entry(key, value, self.server.lru_clock)
-            self.data[key] = entry
-            self.slots.append(entry)
+            self._insert(key, value, self._new_lru())
+            return
+        entry.value = value
+        if self.mem.lfu:  # LFU keeps the counter across an overwrite, as dbOverwrite
+            self._touch(entry)
         else:
-            entry.value = value
             entry.lru = self.server.lru_clock
-            if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
-                self.volatile_stale += 1
+        if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
+            self._ttl_dropped()
         self.on_key_modified(key)
+
+    def set_many(self, items: list[Any], start: int = 1) -> None:
+        """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs."""
+        data = self.data
+        expires = self.expires
+        watching = self.watching
+        clock = self.server.lru_clock
+        lfu = self.mem.lfu
+        for i in range(start, len(items) - 1, 2):
+            key = items[i]
+            value = items[i + 1]
+            entry = data.get(key)
+            if entry is None or lfu or (expires and key in expires):
+                self._set_general(key, value, False, entry)
+                continue
+            old = entry.value
+            if old.__class__ is not bytes or value.__class__ is not bytes:
+                self._set_general(key, value, False, entry)
+                continue
+            entry.value = value
+            entry.lru = clock
+            if len(old) != len(value):
+                self._resized(entry, len(old), len(value))
+            if watching:
+                for hook in WATCH_HOOKS:
+                    hook(self, key)
+            for hook in KEY_MODIFIED_HOOKS:
+                hook(self, key)
+
+    def replace_value(self, key: bytes, entry: Entry, value: Any) -> None:
+        """Give a live Entry (from `entry_for_write`) a new value, then notify (INCR, APPEND)."""
+        old = entry.value
+        entry.value = value
+        if old.__class__ is bytes and value.__class__ is bytes:
+            if len(old) != len(value):
+                self._resized(entry, len(old), len(value))
+            if self.watching:
+                for hook in WATCH_HOOKS:
+                    hook(self, key)
+            for hook in KEY_MODIFIED_HOOKS:
+                hook(self, key)
+        else:
+            self.on_key_modified(key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a live key; an expired one is expired instead and counts as absent."""
@@ -235,23 +517,41 @@ class Database:
         if entry is None:
             return False
         self._remove(key, entry)
-        self.on_key_modified(key)
+        self._notify(key)
         return True
+
+    def evict(self, key: bytes) -> None:
+        """Remove a live or expired key to free memory: counted, notified, as Redis evicts."""
+        self._remove(key, self.data[key])
+        self.server.stats.evicted_keys += 1
+        self._notify(key)
+        for hook in KEY_EVENT_HOOKS:
+            hook(self, "evicted", key)
 
     def _remove(self, key: bytes, entry: Entry) -> None:
         del self.data[key]
+        size = entry.size
+        size = size if size.__class__ is int else size.total
+        self.mem.used -= size
         entry.key = None
         entry.value = None
         self.dead += 1
         if self.expires and self.expires.pop(key, None) is not None:
-            self.volatile_stale += 1
+            self._ttl_dropped()
         if self.dead > _MIN_COMPACT and self.dead * 2 > len(self.slots):
             self._compact()
+
+    def _ttl_dropped(self) -> None:
+        self.volatile_stale += 1
+        self.mem.used -= PER_EXPIRE
+        self._maybe_rebuild_volatile()
 
     def _expire(self, key: bytes, entry: Entry) -> None:
         self._remove(key, entry)
         self.server.stats.expired_keys += 1
-        self.on_key_modified(key)
+        for hook in KEY_EVENT_HOOKS:
+            hook(self, "expired", key)
+        self._notify(key)
 
     # -- expiry ---------------------------------------------------------------
     def get_expire(self, key: bytes) -> int | None:
@@ -264,6 +564,7 @@ class Database:
         if key not in expires:
             self.volatile.append(key)
             self._maybe_rebuild_volatile()
+            self.mem.used += PER_EXPIRE
         expires[key] = when_ms
         self.on_key_modified(key)
 
@@ -271,8 +572,7 @@ class Database:
         """Drop the key's TTL; False when it had none."""
         if self.expires.pop(key, None) is None:
             return False
-        self.volatile_stale += 1
-        self._maybe_rebuild_volatile()
+        self._ttl_dropped()
         self.on_key_modified(key)
         return True
 
@@ -388,6 +688,7 @@ class Database:
         count = len(self.data)
         removed = len(self.slots)
         history = (self.epoch, self.removed_total, self.epoch_removed)
+        self.mem.used -= self.memory_used()
         self._clear()
         self.epoch, self.removed_total, self.epoch_removed = history
         self._record_compaction(removed)
@@ -397,7 +698,7 @@ class Database:
     def swap_contents(self, other: "Database") -> None:
         """SWAPDB: exchange keys, TTLs and bookkeeping; index and server stay."""
         for name in Database.__slots__:
-            if name not in ("server", "index"):
+            if name not in ("server", "index", "mem", "watching"):
                 mine, theirs = getattr(self, name), getattr(other, name)
                 setattr(self, name, theirs)
                 setattr(other, name, mine)

@@ -24,6 +24,9 @@ _LLONG_MAX = 2**63 - 1
 _FAST_COUNT = {b"*%d" % i: i for i in range(1024)}
 _FAST_BULK_MAX = 4095
 _FAST_BULK = {b"$%d" % i: i for i in range(_FAST_BULK_MAX + 1)}
+_bulk_length = _FAST_BULK.__getitem__
+_header_of_length = [b"$%d" % i for i in range(_FAST_BULK_MAX + 1)].__getitem__
+_BATCH_MIN = 128  # unconsumed bytes from which tokenising the whole buffer at once pays
 
 _C_ISSPACE = frozenset(b" \t\n\v\f\r")
 _TOKEN_END = frozenset(b" \t\n\r")
@@ -33,14 +36,22 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 
 def string2ll(s: bytes) -> int | None:
     """Redis's strict string2ll: no sign but '-', no leading zeros, no spaces, 64-bit."""
-    if not s or len(s) >= 21:
-        return None
-    digits = s[1:] if s[0] == 45 else s
-    if not digits.isdigit() or digits[0] == 48:
-        return 0 if s == b"0" else None
-    value = int(digits)
-    if digits is s:
+    if s.isdigit():  # the common case: ASCII digits only, not empty
+        if s[0] == 48:
+            return 0 if len(s) == 1 else None
+        n = len(s)
+        if n < 19:  # at most 18 digits: always within a long long
+            return int(s)
+        if n > 19:
+            return None
+        value = int(s)
         return value if value <= _LLONG_MAX else None
+    if len(s) < 2 or len(s) > 20 or s[0] != 45:
+        return None
+    digits = s[1:]
+    if not digits.isdigit() or digits[0] == 48:
+        return None
+    value = int(digits)
     return -value if value <= _LLONG_MAX + 1 else None
 
 
@@ -103,10 +114,17 @@ class RespParser:
 
     After a `ProtocolError` the parser stays failed: every later call raises the
     same error (the server sends it and closes the connection, as Redis does).
+
+    A pipelined buffer is cut into lines once, in C (`bytes.split`), and every
+    complete command whose headers are canonical and whose bulks hold no CRLF
+    is read ahead into `_ready`; anything else goes through the exact state
+    machine. Reading ahead is only done for an authenticated client, whose
+    limits are the loosest; a client that loses authentication (RESET with a
+    password set) meets the unauthenticated limit when its command is taken.
     """
 
     __slots__ = ("_buf", "_pos", "_tail", "_need", "_term", "_args", "_left", "_bulklen",
-                 "_failed", "_max_bulk_len", "_fast", "authenticated")
+                 "_failed", "_max_bulk_len", "_fast", "authenticated", "_ready", "_batch")
 
     def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, authenticated: bool = True) -> None:
         self._buf = b""  # immutable, so argv elements are plain slices of it
@@ -118,6 +136,8 @@ class RespParser:
         self._left = 0  # bulks still to read for _args
         self._bulklen = -1  # length of the bulk being awaited, -1 before its header
         self._failed: bytes | None = None
+        self._ready: list[list[bytes]] = []  # commands read ahead, last one first
+        self._batch = True  # whether tokenising the rest of this buffer may still pay
         self.max_bulk_len = max_bulk_len
         self.authenticated = authenticated
 
@@ -134,11 +154,14 @@ class RespParser:
     @property
     def pending_bytes(self) -> int:
         """Bytes received but not yet consumed into an argument (Redis's query buffer)."""
-        return len(self._buf) - self._pos + len(self._tail)
+        ahead = sum(len(b"*%d\r\n" % len(args)) + sum(len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in args)
+                    for args in self._ready)  # read ahead, so their headers were canonical
+        return len(self._buf) - self._pos + len(self._tail) + ahead
 
     def feed(self, data: bytes) -> None:
         if self._failed is not None or not data:
             return
+        self._batch = True
         if self._pos >= len(self._buf) and not self._tail:
             self._buf = data if type(data) is bytes else bytes(data)
             self._pos = 0
@@ -151,6 +174,12 @@ class RespParser:
 
     def next_command(self) -> list[bytes] | None:
         """The next complete argv, or None until more bytes arrive; raises ProtocolError."""
+        ready = self._ready
+        if ready:
+            args = ready.pop()
+            if not self.authenticated and len(args) > UNAUTH_MULTIBULK_MAX:
+                self._fail(errors.PROTO_UNAUTH_MULTIBULK_LEN)
+            return args
         if self._failed is not None:
             raise ProtocolError(self._failed)
         if self._tail:
@@ -169,6 +198,11 @@ class RespParser:
             self._pos = 0
             return None
         if self._args is None and self._fast:
+            if end - pos >= _BATCH_MIN and self._batch and self.authenticated and buf[pos] == 42:
+                args = self._read_ahead(buf, pos)
+                if args is not None:
+                    return args
+                pos = self._pos
             # Hot path: whole multibulk commands with small canonical headers.
             find = buf.index
             try:
@@ -198,6 +232,69 @@ class RespParser:
             except (ValueError, KeyError, IndexError):
                 pass
         return self._parse(buf, pos)
+
+    def _read_ahead(self, buf: bytes, pos: int) -> list[bytes] | None:
+        """Take every complete command the line split can prove, return the first of them."""
+        lines = (buf[pos:] if pos else buf).split(b"\r\n")
+        complete = len(lines) - 1  # the last piece is not followed by CRLF
+        found = []
+        heads: list[bytes] = []
+        bodies: list[bytes] = []
+        counts = _FAST_COUNT
+        i = 0
+        try:
+            while i < complete:
+                count = counts[lines[i]]
+                j = i + 1 + 2 * count
+                if j > complete:
+                    break  # an incomplete command: the state machine will wait for it
+                if count:
+                    args = lines[i + 2:j:2]
+                    heads += lines[i + 1:j:2]
+                    bodies += args
+                    found.append(args)
+                i = j
+        except KeyError:  # not a canonical count: leave it to the state machine
+            self._batch = False
+        # One check for the whole batch: a bulk holding CRLF, or not followed by
+        # it, or a header that is not canonical fails it.
+        try:
+            exact = heads == list(map(_header_of_length, map(len, bodies)))
+        except IndexError:
+            exact = False
+        if not exact:
+            found, i = self._read_ahead_checked(lines, complete)
+        if i:
+            # consumed = all but the unread lines (usually the empty piece after the last CRLF)
+            unread = sum(map(len, lines[i:])) + 2 * (complete - i)
+            self._pos = len(buf) - unread
+        if not found:
+            self._batch = False
+            return None
+        found.reverse()
+        self._ready = found
+        return found.pop()
+
+    def _read_ahead_checked(self, lines: list[bytes], complete: int) -> tuple[list, int]:
+        """The commands before the first one the batch check refused, checked one by one."""
+        self._batch = False
+        found = []
+        i = 0
+        try:
+            while i < complete:
+                count = _FAST_COUNT[lines[i]]
+                j = i + 1 + 2 * count
+                if j > complete:
+                    break
+                args = lines[i + 2:j:2]
+                if list(map(_bulk_length, lines[i + 1:j:2])) != list(map(len, args)):
+                    break
+                i = j
+                if count:
+                    found.append(args)
+        except KeyError:
+            pass
+        return found, i
 
     def _parse(self, buf: bytes, pos: int) -> list[bytes] | None:
         """The complete state machine: resumes partial multibulks and checks everything."""
@@ -289,6 +386,7 @@ class RespParser:
     def _fail(self, message: bytes) -> None:
         self._failed = message
         self._args = None
+        self._ready = []
         self._buf = b""
         self._pos = 0
         self._tail = bytearray()

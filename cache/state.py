@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import flow
 from cache.config import Config
+from cache.resp import encode_into
 
 FLOWCACHE_VERSION = "0.1.0"
 REDIS_VERSION = "7.0.15"
@@ -33,12 +34,13 @@ class Stats:
         "total_net_input_bytes", "total_net_output_bytes", "total_error_replies",
         "expired_stale_perc", "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds",
     )
-    __slots__ = COUNTERS + ("errorstats", "commandstats")
+    __slots__ = COUNTERS + ("errorstats", "commandstats", "error_mark")
 
     def __init__(self) -> None:
         self.errorstats: dict[bytes, int] = {}  # error code (ERR, WRONGTYPE...) -> count
         # full command name -> [calls, usec, rejected_calls, failed_calls]
         self.commandstats: dict[str, list[int]] = {}
+        self.error_mark = 0  # total_error_replies when the running command started
         self.reset()
 
     def reset(self) -> None:
@@ -46,22 +48,47 @@ class Stats:
             setattr(self, name, 0)
         self.errorstats.clear()
         self.commandstats.clear()
+        self.error_mark = 0
 
     def record_error(self, message: bytes) -> None:
-        """Count an error reply under its code, as INFO errorstats shows it."""
+        """Count an error reply under its code, as INFO errorstats shows it.
+
+        The code is the first word when a space comes within Redis's 32-byte
+        search (counting the '-'), else ERR. Redis keeps codes in a radix
+        tree, so INFO lists them sorted: the dict is kept sorted too.
+        """
         self.total_error_replies += 1
-        code = message.split(b" ", 1)[0]
-        self.errorstats[code] = self.errorstats.get(code, 0) + 1
+        space = message.find(b" ", 0, 31)
+        code = message[:space] if space >= 0 else b"ERR"
+        errorstats = self.errorstats
+        count = errorstats.get(code)
+        if count is not None:
+            errorstats[code] = count + 1
+            return
+        errorstats[code] = 1
+        ordered = sorted(errorstats.items())
+        errorstats.clear()
+        errorstats.update(ordered)
+
+    def command_failed(self, name: str) -> None:
+        """A command's error reply came later (a blocked command unblocked with an error)."""
+        entry = self.commandstats.get(name)
+        if entry is None:
+            entry = self.commandstats[name] = [0, 0, 0, 0]
+        entry[3] += 1
 
 
 class ServerState:
     """Everything the command handlers of one server share."""
 
     def __init__(self, config: Config | None = None, loop: Any = None) -> None:
+        from cache.eviction import memory_state
         from cache.keyspace import Database  # local: keyspace imports state for typing only
 
         self.loop = loop if loop is not None else flow.current_loop()
+        self.wall_time = self.loop.wall_time  # bound once: read twice per command
         self.config = config if config is not None else Config()
+        self.commands = self.config.command_table  # names with rename-command applied
         self.random = self.loop.random
         self.stats = Stats()
         self.now_ms = 0  # refreshed before every command by `refresh_clock`
@@ -70,16 +97,23 @@ class ServerState:
         self.start_time_ms = self.now_ms
         self.run_id = "%040x" % self.random.getrandbits(160)
         self.dbs = [Database(self, index) for index in range(self.config["databases"])]
+        self.memory = memory_state(self)  # used memory and maxmemory, kept by the keyspace
         self.clients: dict[int, Client] = {}
         self.next_client_id = 1
         self.tcp_port = self.config["port"]  # the port actually bound, set by the listener
         self.process_id = 0  # set by the process entry point (INFO process_id)
         self.dirty = 0  # changes since start (INFO rdb_changes_since_last_save)
         self.used_memory_peak = 0  # highest estimate INFO has reported
+        # (db index, key) -> {client id: cache.blocking.Blocked}, oldest waiter first
+        self.blocked_on: dict[tuple[int, bytes], dict[int, Any]] = {}
+        # keys written since the last dispatch that someone blocks on (an ordered set)
+        self.ready_keys: dict[tuple[int, bytes], None] = {}
+        # (db index, key) -> {client id: cache.commands.transactions.Watch}
+        self.watched_keys: dict[tuple[int, bytes], dict[int, Any]] = {}
 
-    def refresh_clock(self) -> None:
+    def refresh_clock(self, wall_time: float | None = None) -> None:
         """Cache the loop's wall clock once per command, as Redis caches mstime."""
-        ms = int(self.loop.wall_time() * 1000)
+        ms = int((self.loop.wall_time() if wall_time is None else wall_time) * 1000)
         self.now_ms = ms
         seconds = ms // 1000
         if seconds != self.lru_clock:
@@ -127,14 +161,54 @@ class Client:
         self.close_after_reply = False  # QUIT, protocol errors, CLIENT KILL
         self.authenticated = not server.config["requirepass"]
         self.on_kill: Callable[[], None] | None = None  # set by the connection actor
+        self.on_idle_timeout: Callable[[], None] | None = None  # closes it cleanly (the cron's `timeout`)
+        self.soft_limit_since_s: int | None = None  # when its output went over the soft limit
         self.sub = 0  # channels subscribed
         self.psub = 0  # patterns subscribed
         self.ssub = 0  # shard channels subscribed
         self.multi = -1  # commands queued in MULTI, -1 outside a transaction
         self.blocked = False
-        self.dirty_cas = False
+        self.waiting: Any = None  # the cache.blocking.Blocked while `blocked`
+        self.dirty_cas = False  # a WATCHed key changed: EXEC will fail
+        self.dirty_exec = False  # a command was refused while queueing: EXEC will fail
+        self.queued: list[tuple[Any, list[bytes]]] = []  # MULTI: (spec, argv) to run at EXEC
+        self.queued_denyoom = False  # MULTI: a queued command is flagged denyoom
+        self.watching: dict[tuple[int, bytes], Any] = {}  # WATCHed (db index, key) -> Watch
+        self.reply_mode = 0  # CLIENT REPLY (cache.commands.clients.REPLY_*), read by the connection
         self.no_evict = False
+        self.monitoring = False  # a MONITOR client (cache.monitor keeps it)
+        # Output: replies of the batch being executed, written by the connection in one
+        # write; `send_push` appends to it too, so pushes keep their order with replies.
+        self.batch: list[bytes] = []
+        self.executing = False  # the connection is running this client's batch
+        self.writer: Callable[[bytes], None] | None = None  # the connection's write
+        self.output_pending: Callable[[], int] | None = None  # the connection's queued bytes
+        self.pushes: list[Any] = []  # pushes to a client without a connection (tests)
         server.clients[self.id] = self
+
+    def send_push(self, value: Any) -> None:
+        """Send an out-of-band reply (pub/sub message) now, in order with the command replies.
+
+        While this client's own batch runs the push joins the batch (it is
+        written with the replies around it); otherwise it is written at once.
+        A client without a connection (harness tests) keeps it in `pushes`.
+        """
+        writer = self.writer
+        if writer is None:
+            self.pushes.append(value)
+            return
+        batch = self.batch
+        encode_into(batch, value, self.proto)
+        if not self.executing:
+            payload = b"".join(batch)
+            batch.clear()
+            self.server.stats.total_net_output_bytes += len(payload)
+            writer(payload)
+
+    def pending_output(self) -> int:
+        """Bytes written to this client and not yet sent (output buffer limits)."""
+        queued = self.output_pending() if self.output_pending is not None else 0
+        return queued + sum(map(len, self.batch))
 
     def select(self, index: int) -> None:
         self.db_index = index
@@ -153,6 +227,7 @@ class Client:
         self.proto = 2
         self.name = b""
         self.no_evict = False
+        self.reply_mode = 0
         self.authenticated = not self.server.config["requirepass"]
         for hook in RESET_HOOKS:
             hook(self)

@@ -34,19 +34,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "sim":  # the simulator parses its own options (and its own --help)
+        return run_sim(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args)
     if args.command == "sim":
-        try:
-            from sim.cli import main as sim_main
-        except ImportError:
-            print("flowcache sim: the simulator is not built yet", file=sys.stderr)
-            return 2
-        return sim_main(args.args)
+        return run_sim(args.args)
     parser.print_help()
     return 0
+
+
+def run_sim(argv: list[str]) -> int:
+    from sim.cli import main as sim_main
+
+    return sim_main(argv)
 
 
 _LOG_LEVELS = {"debug": logging.DEBUG, "verbose": logging.INFO, "notice": logging.INFO, "warning": logging.WARNING}
@@ -71,9 +75,19 @@ def load_config(args: Any) -> Any:
     return config
 
 
+def read_proc_rss() -> int:
+    """Resident bytes of this process from /proc (Linux), 0 where unavailable (INFO used_memory_rss)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def serve(args: Any) -> int:
     import flow
     import net
+    import cache.memory
     from cache.server import CacheServer
 
     config = load_config(args)
@@ -95,6 +109,7 @@ def serve(args: Any) -> int:
     @flow.actor
     def main():
         server = CacheServer(config, net.network())
+        cache.memory.set_rss_source(read_proc_rss)
         bind = str(config.get("bind")).split()[0]
         try:
             server.start(bind, int(config.get("port")))

@@ -4,7 +4,9 @@ A `History` records every operation a simulated client sent (`invoke`) and the
 reply it got (`complete`), plus the events on the server side that explain
 legal anomalies ("kill"/"restart" lose the keyspace, "evict" drops a key).
 An op whose reply never arrived keeps `complete=None`: it may or may not have
-taken effect, and the checkers treat it so.
+taken effect, and the checkers treat it so. When the client saw its
+connection end without a reply (a reset, the server closing), the op is
+`abandon`ed: it may have taken effect, but no later than `deadline`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Op:
     complete: float | None = None
     reply: object = None
     index: int = 0
+    deadline: float | None = None  # no reply, but it cannot take effect after this instant
 
     @property
     def name(self) -> bytes:
@@ -40,7 +43,8 @@ class Op:
     def describe(self) -> str:
         """`SET k v1 (client 3, sent t=1.000, replied t=1.002: OK)` for failure messages."""
         if self.complete is None:
-            return f"{self.text} (client {self.client}, sent t={self.invoke:.3f}, no reply)"
+            lost = "" if self.deadline is None else f", connection lost t={self.deadline:.3f}"
+            return f"{self.text} (client {self.client}, sent t={self.invoke:.3f}, no reply{lost})"
         return (f"{self.text} (client {self.client}, sent t={self.invoke:.3f}, "
                 f"replied t={self.complete:.3f}: {show_reply(self.reply)})")
 
@@ -67,13 +71,20 @@ class History:
         self.events: list[Event] = []
 
     def invoke(self, client: int, command, time: float) -> Op:
-        op = Op(client, tuple(_as_bytes(arg) for arg in command), float(time), index=len(self.ops))
+        if command.__class__ is not tuple or not all(arg.__class__ is bytes for arg in command):
+            command = tuple(_as_bytes(arg) for arg in command)
+        op = Op(client, command, float(time), index=len(self.ops))
         self.ops.append(op)
         return op
 
     def complete(self, op: Op, reply: object, time: float) -> None:
         op.reply = reply
         op.complete = float(time)
+
+    def abandon(self, op: Op, time: float) -> None:
+        """The connection of an op without reply ended at `time`: it can no longer take effect."""
+        if op.complete is None:
+            op.deadline = float(time)
 
     def event(self, time: float, kind: str, **detail) -> Event:
         event = Event(float(time), kind, detail)
@@ -92,12 +103,15 @@ class History:
         """Write one JSON object a line, ops and events in time order (Porcupine-like)."""
         rows = []
         for op in self.ops:
-            rows.append((op.invoke, 0, op.index, {
+            row = {
                 "type": "op", "index": op.index, "client": op.client,
                 "input": [_word(arg) for arg in op.command],
                 "call": op.invoke, "return": op.complete,
                 "output": None if op.complete is None else _jsonable(op.reply),
-            }))
+            }
+            if op.deadline is not None:
+                row["deadline"] = op.deadline
+            rows.append((op.invoke, 0, op.index, row))
         for position, event in enumerate(self.events):
             rows.append((event.time, 1, position, {
                 "type": "event", "time": event.time, "kind": event.kind,

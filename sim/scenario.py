@@ -20,7 +20,7 @@ class ScenarioError(Exception):
 
 WORKLOAD_KINDS = ("kv", "counter", "queue", "ttl", "pubsub", "random")
 FAULT_KINDS = ("partition", "clog", "drop", "reset", "kill", "restart", "swizzle", "clock_skew")
-CHECK_KINDS = ("linearizable", "no_errors", "ttl", "queue", "liveness", "memory")
+CHECK_KINDS = ("linearizable", "no_errors", "ttl", "queue", "liveness", "memory", "pubsub")
 
 
 def _number(lo: float | None = None, hi: float | None = None) -> Callable[[Any], float]:
@@ -87,6 +87,14 @@ def _table(value: Any) -> dict[str, Any]:
 
 
 # table -> key -> (validator, default); a default of REQUIRED must be given.
+# Workload keys: `keys` is how many keys (queues, channels) it uses; `ttl` the range of
+# TTLs (seconds) of the ttl workload; `timeout` how long a client waits for a reply before
+# it gives up on the connection; `server` which [[server]] it talks to (default: the first);
+# `pipeline` commands sent at once. Fault keys: `duration` (not for reset/restart, which are
+# instants), `hosts` (default: one server drawn from the seed; drop is network-wide),
+# `rate` the drop probability, `skew` the largest clock jump in seconds. Check keys: `bound`
+# the liveness bound in seconds, `slack` the memory check's allowance as a fraction of
+# maxmemory, `allowed` error-reply prefixes no_errors accepts.
 REQUIRED = object()
 SCHEMA: dict[str, dict[str, tuple[Callable[[Any], Any], Any]]] = {
     "simulation": {
@@ -174,6 +182,23 @@ def _validate(path: str, table: str, raw: Any, where: str) -> dict[str, Any]:
     return out
 
 
+def _server_config(server: dict[str, Any]) -> Any:
+    from cache.config import Config
+
+    config = Config(dict(server["config"]))
+    config.set("port", server["port"])
+    return config
+
+
+def _client_hosts(workloads: list[dict[str, Any]]) -> set[str]:
+    """The names the runner gives client hosts (only looked up, never iterated)."""
+    names = set()
+    for w, workload in enumerate(workloads):
+        names.update(f"client-{w}-{c}" for c in range(workload["clients"]))
+        names.add(f"client-{w}-final")
+    return names
+
+
 def load(path: str) -> Scenario:
     try:
         with open(path, "rb") as handle:
@@ -206,13 +231,22 @@ def parse(raw: dict[str, Any], path: str = "<scenario>") -> Scenario:
     names = [s["name"] for s in scenario.servers]
     if len(set(names)) != len(names):
         raise ScenarioError(f"{path}: [[server]] names must be unique, got {names}")
+    for i, server in enumerate(scenario.servers):
+        try:
+            _server_config(server)
+        except ValueError as exc:  # cache.config.ConfigError
+            raise ScenarioError(f"{path}: [server #{i + 1}] bad value in 'config': {exc}") from None
+    clients = _client_hosts(scenario.workloads)
     for i, fault in enumerate(scenario.faults):
         where = f"fault #{i + 1}"
         if (fault["at"] is None) == (fault["count"] is None):
             raise ScenarioError(f"{path}: [{where}] needs exactly one of 'at' or 'count'")
         for host in fault["hosts"]:
-            if host not in names and not host.startswith("client"):
-                raise ScenarioError(f"{path}: [{where}] unknown host '{host}' in 'hosts'")
+            if host not in names and host not in clients:
+                raise ScenarioError(f"{path}: [{where}] unknown host '{host}' in 'hosts' (servers: "
+                                    f"{', '.join(names)}; clients are named client-W-C, workload W, client C)")
+        if fault["kind"] in ("kill", "restart", "clock_skew") and any(host not in names for host in fault["hosts"]):
+            raise ScenarioError(f"{path}: [{where}] a {fault['kind']} fault needs server hosts, got {fault['hosts']}")
     for i, workload in enumerate(scenario.workloads):
         if workload["server"] and workload["server"] not in names:
             raise ScenarioError(f"{path}: [workload #{i + 1}] unknown server '{workload['server']}'")

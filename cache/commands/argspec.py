@@ -13,7 +13,9 @@ Rules, matching how Redis's own command JSON files are shaped:
   * a group holding one element is that element (plus the group's flags);
     several elements make a `block`, alternatives make a `oneof`;
   * unnamed groups are named after their token, else after their children
-    joined with '_' (Redis's `normal_master_replica_pubsub` style).
+    joined with '_' (Redis's `normal_master_replica_pubsub` style);
+  * `@6.2.0` right after an argument, group or token is the version that
+    added it: `[GET]@6.2.0`, `[flush-type=ASYNC@4.0.0|SYNC@6.2.0]`.
 COMMAND DOCS is redis-cli's source of hints: it aborts on a half-right
 shape, so flags are status replies in a set and every map has `type`.
 """
@@ -29,9 +31,10 @@ TYPES = ("key", "string", "integer", "double", "pattern", "unix-time")
 
 _LEXEME = re.compile(r"""\s*(?:
     (?P<dots>\.\.\.)
+  | (?P<since>@[0-9]+\.[0-9]+\.[0-9]+)
   | (?P<punct>[\[\]()|])
   | (?P<label>[a-z][a-z0-9_-]*)=
-  | (?P<word>[^\s\[\]()|.=]+)
+  | (?P<word>[^\s\[\]()|.=@]+)
 )""", re.VERBOSE)
 _TOKEN_WORD = re.compile(r"[A-Z][A-Z0-9_-]*")
 _NAME_WORD = re.compile(r"[a-z][a-z0-9_-]*(?::[a-z-]+)?")
@@ -47,24 +50,46 @@ class Arg:
     optional: bool = False
     multiple: bool = False
     multiple_token: bool = False
+    since: str = ""  # the version that added this argument (COMMAND DOCS `since`)
     arguments: list["Arg"] = field(default_factory=list)
 
-    def reply(self) -> Map:
-        """The argument as Redis 7.0 replies it (field order as in `addReplyCommandArgList`)."""
+    def reply(self, key_specs: "KeySpecCounter | None" = None) -> Map:
+        """The argument as Redis 7.0 replies it (field order as in `addReplyCommandArgList`).
+
+        Key arguments take the command's key specs in order (LMOVE: source 0,
+        destination 1); `key_specs` counts them across one command's arguments.
+        """
+        if key_specs is None:
+            key_specs = KeySpecCounter(1)
         fields: list[tuple[bytes, object]] = [(b"name", self.name.encode()),
                                               (b"type", self.type.encode())]
         if self.type == "key":
-            fields.append((b"key_spec_index", 0))
+            fields.append((b"key_spec_index", key_specs.next()))
         if self.token is not None:
             fields.append((b"token", self.token.encode()))
+        if self.since:
+            fields.append((b"since", self.since.encode()))
         flags = [Status(flag) for flag, on in ((b"optional", self.optional),
                                                (b"multiple", self.multiple),
                                                (b"multiple_token", self.multiple_token)) if on]
         if flags:
             fields.append((b"flags", Set(flags)))
         if self.type in ("oneof", "block"):
-            fields.append((b"arguments", [arg.reply() for arg in self.arguments]))
+            fields.append((b"arguments", [arg.reply(key_specs) for arg in self.arguments]))
         return Map(fields)
+
+
+class KeySpecCounter:
+    """Hands out key spec indices to key arguments, staying on the last spec."""
+
+    def __init__(self, spec_count: int) -> None:
+        self.last = max(spec_count - 1, 0)
+        self.index = 0
+
+    def next(self) -> int:
+        index = min(self.index, self.last)
+        self.index += 1
+        return index
 
 
 class ArgSyntaxError(ValueError):
@@ -118,26 +143,28 @@ class _Parser:
     def sequence(self) -> list[Arg]:
         items: list[Arg] = []
         pending_token: str | None = None
+        token_since = ""
         while (lexeme := self.peek()) is not None and lexeme[1] not in ("|", "]", ")"):
             kind, value = lexeme
             if kind == "word" and _TOKEN_WORD.fullmatch(value):
                 self.pos += 1
                 if pending_token is not None:
-                    items.append(_pure_token(pending_token))
-                pending_token = value
+                    items.append(_pure_token(pending_token, token_since))
+                pending_token, token_since = value, self._take_since()
                 continue
             arg, optional_group = self.element()
             if pending_token is not None:
                 if optional_group:
-                    items.append(_pure_token(pending_token))
+                    items.append(_pure_token(pending_token, token_since))
                 else:
                     arg.token = pending_token
+                    arg.since = arg.since or token_since
                     if arg.type in ("oneof", "block") and not self._named:
                         arg.name = pending_token.lower()
                 pending_token = None
             items.append(arg)
         if pending_token is not None:
-            items.append(_pure_token(pending_token))
+            items.append(_pure_token(pending_token, token_since))
         return items
 
     def element(self) -> tuple[Arg, bool]:
@@ -154,6 +181,7 @@ class _Parser:
                 raise ArgSyntaxError(f"unknown type {type_!r} in {self.text!r}")
             arg = Arg(name, type_)
             arg.multiple = self._take_dots()
+            arg.since = self._take_since()
             return arg, False
         if value not in ("[", "("):
             raise ArgSyntaxError(f"unexpected {value!r} in {self.text!r}")
@@ -173,8 +201,15 @@ class _Parser:
             if arg.token is not None and arg.type not in ("oneof", "block"):
                 arg.multiple_token = True
             arg.multiple = True
+        arg.since = self._take_since() or arg.since
         self._named = label is not None
         return arg, value == "["
+
+    def _take_since(self) -> str:
+        if (lexeme := self.peek()) is not None and lexeme[0] == "since":
+            self.pos += 1
+            return lexeme[1][1:]
+        return ""
 
     def _take_dots(self) -> bool:
         if self.peek() == ("dots", "..."):
@@ -183,8 +218,8 @@ class _Parser:
         return False
 
 
-def _pure_token(token: str) -> Arg:
-    return Arg(token.lower(), "pure-token", token=token)
+def _pure_token(token: str, since: str = "") -> Arg:
+    return Arg(token.lower(), "pure-token", token=token, since=since)
 
 
 def _group(alternatives: list[list[Arg]], label: str | None, text: str) -> Arg:

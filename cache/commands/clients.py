@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from cache import errors
+from cache import blocking, errors
 from cache.commands.introspection import help_reply
 from cache.commands.table import command, container
 from cache.errors import CommandError
@@ -23,6 +23,8 @@ container("CLIENT", group="connection", since="2.4.0",
 _PLAIN = dict(group="connection", acl="connection", flags="noscript loading stale")
 _ADMIN = dict(group="connection", acl="connection", flags="admin noscript loading stale")
 CLIENT_TYPES = (b"normal", b"slave", b"replica", b"master", b"pubsub")
+# client.reply_mode, applied by the connection after each command (CLIENT REPLY)
+REPLY_ON, REPLY_OFF, REPLY_SKIP, REPLY_SKIP_NEXT = 0, 1, 2, 3
 
 
 def validate_name(name: bytes) -> None:
@@ -37,7 +39,7 @@ def client_type(client: Any) -> bytes:
 
 def _flags(client: Any) -> bytes:
     flags = "".join(letter for letter, on in (
-        ("P", client.sub or client.psub or client.ssub), ("x", client.multi >= 0),
+        ("O", client.monitoring), ("P", client.sub or client.psub or client.ssub), ("x", client.multi >= 0),
         ("b", client.blocked), ("d", client.dirty_cas), ("c", client.close_after_reply),
         ("e", client.no_evict)) if on)
     return (flags or "N").encode()
@@ -71,7 +73,6 @@ def _listing(caller: Any, argv: list[bytes], clients: Iterable[Any]) -> Verbatim
          args="[TYPE (client-type=NORMAL|MASTER|REPLICA|PUBSUB)] [ID client-id:integer...]",
          tips="nondeterministic_output", **_ADMIN)
 def client_list(client: Any, argv: list[bytes]) -> Verbatim:
-    client.last_command = "client|list"
     registry = client.server.clients
     if len(argv) == 4 and argv[2].lower() == b"type":
         kind = argv[3].lower()
@@ -92,7 +93,6 @@ def client_list(client: Any, argv: list[bytes]) -> Verbatim:
          summary="Returns information about the current client connection.",
          complexity="O(1)", tips="nondeterministic_output", **_PLAIN)
 def client_info(client: Any, argv: list[bytes]) -> Verbatim:
-    client.last_command = "client|info"
     return _listing(client, argv, [client])
 
 
@@ -213,6 +213,46 @@ def _kill(caller: Any, victims: list[Any]) -> None:
             caller.close_after_reply = True  # after this reply is written
         else:
             victim.kill()
+
+
+@command("CLIENT REPLY", 3, "noscript loading stale", group="connection", acl="connection",
+         since="3.2.0", summary="Instruct the server whether to reply to commands",
+         complexity="O(1)", args="(on_off_skip=ON|OFF|SKIP)")
+def client_reply(client: Any, argv: list[bytes]) -> Any:
+    """The connection reads `reply_mode` after the command, so OFF and SKIP hide their own OK."""
+    mode = argv[2].lower()
+    if mode == b"on":
+        client.reply_mode = REPLY_ON
+    elif mode == b"off":
+        client.reply_mode = REPLY_OFF
+    elif mode == b"skip":
+        if client.reply_mode != REPLY_OFF:
+            client.reply_mode = REPLY_SKIP_NEXT
+    else:
+        raise CommandError(errors.SYNTAX)
+    return OK
+
+
+@command("CLIENT UNBLOCK", -3, since="5.0.0",
+         summary="Unblock a client blocked in a blocking command from a different connection",
+         complexity="O(log N) where N is the number of client connections",
+         args="client-id:integer [timeout_error=TIMEOUT|ERROR]", **_ADMIN)
+def client_unblock(client: Any, argv: list[bytes]) -> int:
+    if len(argv) > 4:
+        raise CommandError(errors.subcommand_syntax(argv[1], b"CLIENT"))
+    as_error = False
+    if len(argv) == 4:
+        reason = argv[3].lower()
+        if reason not in (b"timeout", b"error"):
+            raise CommandError(errors.UNBLOCK_REASON)
+        as_error = reason == b"error"
+    target_id = string2ll(argv[2])
+    if target_id is None:
+        raise CommandError(errors.NOT_INTEGER)
+    target = client.server.clients.get(target_id)
+    if target is None or not target.blocked:
+        return 0
+    return 1 if blocking.unblock_client(target, as_error) else 0
 
 
 @command("CLIENT HELP", 2, "loading stale", group="connection", acl="connection",

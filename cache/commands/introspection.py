@@ -13,7 +13,7 @@ from typing import Any
 
 from cache import errors
 from cache.commands import argspec
-from cache.commands.table import COMMANDS, CommandSpec, command, container
+from cache.commands.table import COMMANDS, CommandSpec, command, container, keys_from_specs
 from cache.glob import stringmatch
 from cache.reply import Map, Set, Status
 
@@ -28,16 +28,25 @@ ACL_ORDER = ("keyspace", "read", "write", "set", "sortedset", "list", "hash", "s
              "blocking", "dangerous", "connection", "transaction", "scripting")
 # The category a command of each group belongs to when its spec names none.
 GROUP_CATEGORY = {"string": "string", "list": "list", "hash": "hash", "set": "set",
-                  "sorted_set": "sortedset", "generic": "keyspace", "bitmap": "bitmap",
+                  "sorted-set": "sortedset", "generic": "keyspace", "bitmap": "bitmap",
                   "hyperloglog": "hyperloglog", "geo": "geo", "stream": "stream",
                   "pubsub": "pubsub", "scripting": "scripting", "transactions": "transaction",
                   "connection": "connection"}
 
 
 def help_reply(container_name: str, lines: list[str]) -> list[Status]:
-    """A HELP reply as Redis's addReplyHelp builds it (status lines, HELP appended)."""
+    """A HELP reply as Redis's addReplyHelp builds it (status lines, HELP appended).
+
+    Redis heads it with the command name as sent, uppercased (a renamed CONFIG
+    shows its new name): pass `sent_name(argv)`.
+    """
     head = f"{container_name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    return [Status(line.encode()) for line in [head, *lines, "HELP", "    Prints this help."]]
+    return [Status(line.encode("latin-1")) for line in [head, *lines, "HELP",
+                                                         "    Prints this help."]]
+
+
+def sent_name(argv: list[bytes]) -> str:
+    return argv[0].upper().decode("latin-1")
 
 
 def acl_categories(spec: CommandSpec) -> list[str]:
@@ -64,24 +73,40 @@ def acl_categories(spec: CommandSpec) -> list[str]:
     return known + sorted(declared.difference(ACL_ORDER))
 
 
+def _search_map(kind: str, spec: Map) -> Map:
+    return Map([(b"type", kind.encode()), (b"spec", spec)])
+
+
+def _begin_search(begin: tuple) -> Map:
+    if begin[0] == "index":
+        return _search_map("index", Map([(b"index", begin[1])]))
+    if begin[0] == "keyword":
+        return _search_map("keyword", Map([(b"keyword", begin[1].encode()),
+                                           (b"startfrom", begin[2])]))
+    return _search_map("unknown", Map([]))
+
+
+def _find_keys(find: tuple) -> Map:
+    if find[0] == "range":
+        return _search_map("range", Map([(b"lastkey", find[1]), (b"keystep", find[2]),
+                                         (b"limit", find[3])]))
+    if find[0] == "keynum":
+        return _search_map("keynum", Map([(b"keynumidx", find[1]), (b"firstkey", find[2]),
+                                          (b"keystep", find[3])]))
+    return _search_map("unknown", Map([]))
+
+
 def _key_specs(spec: CommandSpec) -> Set:
-    if spec.first_key <= 0:
-        return Set()
-    if "readonly" in spec.flags:
-        flags = (b"RO", b"access")
-    elif "write" in spec.flags:
-        flags = (b"RW", b"update")
-    else:
-        flags = (b"RW",)
-    lastkey = spec.last_key if spec.last_key < 0 else spec.last_key - spec.first_key
-    return Set([Map([
-        (b"flags", Set([Status(f) for f in flags])),
-        (b"begin_search", Map([(b"type", b"index"),
-                               (b"spec", Map([(b"index", spec.first_key)]))])),
-        (b"find_keys", Map([(b"type", b"range"),
-                            (b"spec", Map([(b"lastkey", lastkey), (b"keystep", spec.step),
-                                           (b"limit", 0)]))])),
-    ])])
+    """addReplyCommandKeySpecs: notes (if any), flags, begin_search, find_keys."""
+    out = []
+    for key_spec in spec.key_specs:
+        fields: list[tuple[bytes, Any]] = (
+            [(b"notes", key_spec.notes.encode())] if key_spec.notes else [])
+        fields += [(b"flags", Set([Status(f.encode()) for f in key_spec.flags])),
+                   (b"begin_search", _begin_search(key_spec.begin)),
+                   (b"find_keys", _find_keys(key_spec.find))]
+        out.append(Map(fields))
+    return Set(out)
 
 
 def command_info(spec: CommandSpec) -> list[Any]:
@@ -104,28 +129,36 @@ def command_docs(spec: CommandSpec) -> Map:
                                      (b"group", spec.group.encode())]
     if spec.complexity:
         docs.append((b"complexity", spec.complexity.encode()))
+    if spec.deprecated:
+        since, _, replaced_by = spec.deprecated.partition(" ")
+        docs += [(b"doc_flags", Set([Status(b"deprecated")])),
+                 (b"deprecated_since", since.encode()), (b"replaced_by", replaced_by.encode())]
+    if spec.history:
+        docs.append((b"history", Set([[version.encode(), change.encode()]
+                                      for version, change in spec.history])))
     arguments = argspec.parse(spec.args)
     if arguments:
-        docs.append((b"arguments", [arg.reply() for arg in arguments]))
+        key_specs = argspec.KeySpecCounter(len(spec.key_specs))
+        docs.append((b"arguments", [arg.reply(key_specs) for arg in arguments]))
     if spec.subcommands is not None:
         docs.append((b"subcommands", Map([(sub.name.encode(), command_docs(sub))
                                           for sub in spec.subcommands.values()])))
     return Map(docs)
 
 
-def find(name: bytes) -> CommandSpec | None:
+def find(name: bytes, table: dict[bytes, CommandSpec] | None = None) -> CommandSpec | None:
     """A command by its full name as COMMAND INFO/DOCS take it (`client|list`)."""
     head, bar, sub = name.lower().partition(b"|")
-    spec = COMMANDS.get(head)
+    spec = (COMMANDS if table is None else table).get(head)
     if spec is None or not bar:
         return spec
     return (spec.subcommands or {}).get(sub)
 
 
-def all_specs() -> list[CommandSpec]:
+def all_specs(table: dict[bytes, CommandSpec] | None = None) -> list[CommandSpec]:
     """Every command then its subcommands, in declaration order (as COMMAND LIST)."""
     out = []
-    for spec in COMMANDS.values():
+    for spec in (COMMANDS if table is None else table).values():
         out.append(spec)
         out.extend((spec.subcommands or {}).values())
     return out
@@ -139,8 +172,13 @@ _COMMAND = container("COMMAND", group="server", since="2.8.13",
                      flags="loading stale")
 
 
+def names(client: Any) -> dict[bytes, CommandSpec]:
+    """The commands this client's server answers to (rename-command applied)."""
+    return COMMANDS if client is None else client.server.config.command_table
+
+
 def command_all(client: Any, argv: list[bytes]) -> list[Any]:
-    return [command_info(spec) for spec in COMMANDS.values()]
+    return [command_info(spec) for spec in names(client).values()]
 
 
 # COMMAND alone is a command too (arity -1); `table.lookup` needs to call this
@@ -156,17 +194,18 @@ _INTROSPECTION = dict(group="server", flags="loading stale", acl="connection")
 @command("COMMAND COUNT", 2, since="2.8.13", summary="Get total number of Redis commands",
          complexity="O(1)", **_INTROSPECTION)
 def command_count(client: Any, argv: list[bytes]) -> int:
-    return len(COMMANDS)
+    return len(names(client))
 
 
 @command("COMMAND INFO", -2, since="2.8.13",
          summary="Get array of specific Redis command details, or all when no argument is given.",
          complexity="O(N) where N is the number of commands to look up",
-         args="[command-name...]", tips="nondeterministic_output_order", **_INTROSPECTION)
+         args="[command-name...]", tips="nondeterministic_output_order", **_INTROSPECTION,
+         history=(("7.0.0", "Allowed to be called with no argument to get info on all commands."),))
 def command_info_(client: Any, argv: list[bytes]) -> list[Any]:
     if len(argv) == 2:
         return command_all(client, argv)
-    found = (find(name) for name in argv[2:])
+    found = (find(name, names(client)) for name in argv[2:])
     return [None if spec is None else command_info(spec) for spec in found]
 
 
@@ -175,16 +214,17 @@ def command_info_(client: Any, argv: list[bytes]) -> list[Any]:
          complexity="O(N) where N is the number of commands to look up",
          args="[command-name...]", tips="nondeterministic_output_order", **_INTROSPECTION)
 def command_docs_(client: Any, argv: list[bytes]) -> Map:
-    specs = list(COMMANDS.values()) if len(argv) == 2 else [find(n) for n in argv[2:]]
+    table = names(client)
+    specs = list(table.values()) if len(argv) == 2 else [find(n, table) for n in argv[2:]]
     return Map([(spec.name.encode(), command_docs(spec)) for spec in specs if spec is not None])
 
 
 @command("COMMAND LIST", -2, since="7.0.0", summary="Get an array of Redis command names",
          complexity="O(N) where N is the total number of Redis commands",
-         args="[FILTERBY (filterby=MODULE module-name|ACLCAT category|PATTERN pattern)]",
+         args="[FILTERBY (filterby=MODULE module-name|ACLCAT category|PATTERN pattern:pattern)]",
          tips="nondeterministic_output_order", **_INTROSPECTION)
 def command_list(client: Any, argv: list[bytes]) -> list[bytes]:
-    specs = all_specs()
+    specs = all_specs(names(client))
     if len(argv) == 2:
         return [spec.name.encode() for spec in specs]
     if len(argv) != 5 or argv[2].lower() != b"filterby":
@@ -202,30 +242,32 @@ def command_list(client: Any, argv: list[bytes]) -> list[bytes]:
 
 @command("COMMAND GETKEYS", -4, since="2.8.13", summary="Extract keys given a full Redis command",
          complexity="O(N) where N is the number of arguments to the command",
-         args="command arg...", **_INTROSPECTION)
+         **_INTROSPECTION)  # Redis 7.0 documents no arguments for it
 def command_getkeys(client: Any, argv: list[bytes]) -> list[bytes]:
     target = argv[2:]
-    spec = COMMANDS.get(target[0].lower())
+    spec = names(client).get(target[0].lower())
     if spec is not None and spec.subcommands is not None and len(target) >= 2:
         spec = spec.subcommands.get(target[1].lower())
     if spec is None:
         raise errors.CommandError(errors.GETKEYS_INVALID_COMMAND)
-    if spec.first_key <= 0:
+    if all("not_key" in key_spec.flags for key_spec in spec.key_specs):
         raise errors.CommandError(errors.GETKEYS_NO_KEY_ARGUMENTS)
     n = len(target)
     if (spec.arity > 0 and spec.arity != n) or n < -spec.arity:
         raise errors.CommandError(errors.GETKEYS_BAD_ARITY)
-    keys = [target[i] for i in spec.key_positions(target)]
-    if not keys:
+    positions = keys_from_specs(spec.key_specs, target)
+    if not positions:
+        if "no_mandatory_keys" in spec.flags:
+            return []
         raise errors.CommandError(errors.GETKEYS_NO_KEYS_FOUND)
-    return keys
+    return [target[i] for i in positions]
 
 
 @command("COMMAND HELP", 2, since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)",
          **_INTROSPECTION)
 def command_help(client: Any, argv: list[bytes]) -> list[Status]:
-    return help_reply("COMMAND", [
+    return help_reply(sent_name(argv), [
         "(no subcommand)",
         "    Return details about all Redis commands.",
         "COUNT",

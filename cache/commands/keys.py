@@ -23,6 +23,7 @@ from cache.keyspace import (
     object_encoding,
     type_name,
 )
+from cache.notify import notify
 from cache.reply import OK, Status
 from cache.resp import string2ll
 
@@ -31,13 +32,20 @@ _KEYS_LIST = "key..."
 
 
 def _delete_keys(client: Any, argv: list[bytes]) -> int:
-    delete = client.db.delete
-    deleted = sum(1 for key in argv[1:] if delete(key))
-    client.server.dirty += deleted
+    db = client.db
+    delete = db.delete
+    server = client.server
+    deleted = 0
+    for key in argv[1:]:
+        if delete(key):
+            deleted += 1
+            notify(server, "g", b"del", key, db.index)
+    server.dirty += deleted
     return deleted
 
 
 @command("DEL", -2, "write", keys=(1, -1, 1), group="generic", since="1.0.0",
+         key_specs="RM delete",
          summary="Delete a key",
          complexity="O(N) where N is the number of keys that will be removed. When a key to "
                     "remove holds a value other than a string, the individual complexity for "
@@ -50,6 +58,7 @@ def del_(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("UNLINK", -2, "write fast", keys=(1, -1, 1), group="generic", since="4.0.0",
+         key_specs="RM delete",
          summary="Delete a key asynchronously in another thread. Otherwise it is just as DEL, "
                  "but non blocking.",
          complexity="O(1) for each key removed regardless of its size. Then the command does "
@@ -62,6 +71,8 @@ def unlink(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("EXISTS", -2, "readonly fast", keys=(1, -1, 1), group="generic", since="1.0.0",
+         history=(("3.0.3", "Accepts multiple `key` arguments."),),
+         key_specs="RO",
          summary="Determine if a key exists",
          complexity="O(N) where N is the number of keys to check.",
          acl="@keyspace @read @fast",
@@ -72,6 +83,7 @@ def exists(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("TOUCH", -2, "readonly fast", keys=(1, -1, 1), group="generic", since="3.2.1",
+         key_specs="RO",
          summary="Alters the last access time of a key(s). Returns the number of existing keys "
                  "specified.",
          complexity="O(N) where N is the number of keys that will be touched.",
@@ -83,6 +95,7 @@ def touch(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("TYPE", 2, "readonly fast", keys=(1, 1, 1), group="generic", since="1.0.0",
+         key_specs="RO",
          summary="Determine the type stored at key", complexity="O(1)",
          acl="@keyspace @read @fast", args="key")
 def type_(client: Any, argv: list[bytes]) -> Any:
@@ -146,12 +159,13 @@ def scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None, byte
 
 
 @command("SCAN", -2, "readonly", group="generic", since="2.8.0",
+         history=(("6.0.0", "Added the `TYPE` subcommand."),),
          summary="Incrementally iterate the keys space",
          complexity="O(1) for every call. O(N) for a complete iteration, including enough "
                     "command calls for the cursor to return back to 0. N is the number of "
                     "elements inside the collection.",
          acl="@keyspace @read @slow", tips="nondeterministic_output request_policy:special",
-         args="cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]")
+         args="cursor:integer [MATCH pattern:pattern] [COUNT count:integer] [TYPE type]@6.0.0")
 def scan(client: Any, argv: list[bytes]) -> Any:
     cursor = parse_cursor(argv[1])
     count, pattern, type_filter = scan_options(argv, 2)
@@ -191,11 +205,15 @@ def _rename(client: Any, argv: list[bytes], nx: bool) -> Any:
     if expire is not None:
         db.set_expire(newkey, expire)
     db.delete(key)
-    client.server.dirty += 1
+    server = client.server
+    notify(server, "g", b"rename_from", key, db.index)
+    notify(server, "g", b"rename_to", newkey, db.index)
+    server.dirty += 1
     return 1 if nx else OK
 
 
 @command("RENAME", 3, "write", keys=(1, 2, 1), group="generic", since="1.0.0",
+         key_specs=("RW access delete|1", "OW update|2"),
          summary="Rename a key", complexity="O(1)", acl="@keyspace @write @slow",
          args="key newkey:key")
 def rename(client: Any, argv: list[bytes]) -> Any:
@@ -203,6 +221,9 @@ def rename(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("RENAMENX", 3, "write fast", keys=(1, 2, 1), group="generic", since="1.0.0",
+         history=(("3.2.0", "The command no longer returns an error when source and "
+                            "destination names are the same."),),
+         key_specs=("RW access delete|1", "OW insert|2"),
          summary="Rename a key, only if the new key does not exist", complexity="O(1)",
          acl="@keyspace @write @fast", args="key newkey:key")
 def renamenx(client: Any, argv: list[bytes]) -> Any:
@@ -224,6 +245,7 @@ def _db_index(client: Any, index: int) -> Any:
 
 
 @command("COPY", -3, "write denyoom", keys=(1, 2, 1), group="generic", since="6.2.0",
+         key_specs=("RO access|1", "OW update|2"),
          summary="Copy a key",
          complexity="O(N) worst case for collections, where N is the number of nested items. "
                     "O(1) for string values.",
@@ -257,11 +279,13 @@ def copy(client: Any, argv: list[bytes]) -> Any:
     dst.add(newkey, copy_value(value))
     if expire is not None:
         dst.set_expire(newkey, expire)
+    notify(client.server, "g", b"copy_to", newkey, dst.index)
     client.server.dirty += 1
     return 1
 
 
 @command("MOVE", 3, "write fast", keys=(1, 1, 1), group="generic", since="1.0.0",
+         key_specs="RW access update",
          summary="Move a key to another database", complexity="O(1)",
          acl="@keyspace @write @fast", args="key db:integer")
 def move(client: Any, argv: list[bytes]) -> Any:
@@ -280,7 +304,10 @@ def move(client: Any, argv: list[bytes]) -> Any:
     if expire is not None:
         dst.set_expire(key, expire)
     src.delete(key)
-    client.server.dirty += 1
+    server = client.server
+    notify(server, "g", b"move_from", key, src.index)
+    notify(server, "g", b"move_to", key, dst.index)
+    server.dirty += 1
     return 1
 
 
@@ -348,8 +375,10 @@ def _expire_generic(client: Any, argv: list[bytes], basetime: int, seconds: bool
             return 0
     if when <= client.server.now_ms:
         db.delete(key)
+        notify(client.server, "g", b"del", key, db.index)
     else:
         db.set_expire(key, when)
+        notify(client.server, "g", b"expire", key, db.index)
     client.server.dirty += 1
     return 1
 
@@ -358,6 +387,7 @@ _EXPIRE_ARGS = "[condition=NX|XX|GT|LT]"
 
 
 @command("EXPIRE", -3, "write fast", keys=(1, 1, 1), group="generic", since="1.0.0",
+         history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
          summary="Set a key's time to live in seconds", complexity="O(1)",
          acl="@keyspace @write @fast", args="key seconds:integer " + _EXPIRE_ARGS)
 def expire(client: Any, argv: list[bytes]) -> Any:
@@ -365,6 +395,7 @@ def expire(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("PEXPIRE", -3, "write fast", keys=(1, 1, 1), group="generic", since="2.6.0",
+         history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
          summary="Set a key's time to live in milliseconds", complexity="O(1)",
          acl="@keyspace @write @fast", args="key milliseconds:integer " + _EXPIRE_ARGS)
 def pexpire(client: Any, argv: list[bytes]) -> Any:
@@ -372,6 +403,7 @@ def pexpire(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("EXPIREAT", -3, "write fast", keys=(1, 1, 1), group="generic", since="1.2.0",
+         history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
          summary="Set the expiration for a key as a UNIX timestamp", complexity="O(1)",
          acl="@keyspace @write @fast", args="key unix-time-seconds:unix-time " + _EXPIRE_ARGS)
 def expireat(client: Any, argv: list[bytes]) -> Any:
@@ -379,6 +411,7 @@ def expireat(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("PEXPIREAT", -3, "write fast", keys=(1, 1, 1), group="generic", since="2.6.0",
+         history=(("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),),
          summary="Set the expiration for a key as a UNIX timestamp specified in milliseconds",
          complexity="O(1)", acl="@keyspace @write @fast",
          args="key unix-time-milliseconds:unix-time " + _EXPIRE_ARGS)
@@ -398,6 +431,7 @@ def _ttl(client: Any, key: bytes, ms: bool) -> int:
 
 
 @command("TTL", 2, "readonly fast", keys=(1, 1, 1), group="generic", since="1.0.0",
+         history=(("2.8.0", "Added the -2 reply."),),
          summary="Get the time to live for a key in seconds", complexity="O(1)",
          acl="@keyspace @read @fast", tips="nondeterministic_output", args="key")
 def ttl(client: Any, argv: list[bytes]) -> Any:
@@ -405,6 +439,7 @@ def ttl(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("PTTL", 2, "readonly fast", keys=(1, 1, 1), group="generic", since="2.6.0",
+         history=(("2.8.0", "Added the -2 reply."),),
          summary="Get the time to live for a key in milliseconds", complexity="O(1)",
          acl="@keyspace @read @fast", tips="nondeterministic_output", args="key")
 def pttl(client: Any, argv: list[bytes]) -> Any:
@@ -442,6 +477,7 @@ def persist(client: Any, argv: list[bytes]) -> Any:
     db = client.db
     if db.lookup_write(argv[1]) is None or not db.persist(argv[1]):
         return 0
+    notify(client.server, "g", b"persist", argv[1], db.index)
     client.server.dirty += 1
     return 1
 
@@ -475,6 +511,7 @@ _OBJECT_KEY = dict(keys=(2, 2, 1), group="generic", acl="@keyspace @read @slow",
 
 # Declared in the order redis-server lists OBJECT's subcommands (COMMAND INFO/DOCS).
 @command("OBJECT REFCOUNT", 3, "readonly", since="2.2.3",
+         key_specs="RO",
          summary="Get the number of references to the value of the key", complexity="O(1)",
          **_OBJECT_KEY)
 def object_refcount(client: Any, argv: list[bytes]) -> Any:
@@ -490,6 +527,7 @@ def object_refcount(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("OBJECT FREQ", 3, "readonly", since="4.0.0",
+         key_specs="RO",
          summary="Get the logarithmic access frequency counter of a Redis object",
          complexity="O(1)", **_OBJECT_KEY)
 def object_freq(client: Any, argv: list[bytes]) -> Any:
@@ -498,10 +536,13 @@ def object_freq(client: Any, argv: list[bytes]) -> Any:
         return None
     if not _lfu_policy(client):
         raise CommandError(errors.LFU_NOT_SELECTED)
-    return 0  # TODO(eviction): the LFU counter lives in entry.lru once LFU is implemented
+    from cache.eviction import lfu_frequency
+
+    return lfu_frequency(client.server, entry.lru)
 
 
 @command("OBJECT IDLETIME", 3, "readonly", since="2.2.3",
+         key_specs="RO",
          summary="Get the time since a Redis object was last accessed", complexity="O(1)",
          **_OBJECT_KEY)
 def object_idletime(client: Any, argv: list[bytes]) -> Any:
@@ -510,7 +551,9 @@ def object_idletime(client: Any, argv: list[bytes]) -> Any:
         return None
     if _lfu_policy(client):
         raise CommandError(errors.LFU_SELECTED)
-    return max(client.server.lru_clock - entry.lru, 0)
+    from cache.eviction import idle_seconds
+
+    return idle_seconds(client.server.lru_clock, entry.lru)
 
 
 _OBJECT_HELP = [
@@ -540,6 +583,7 @@ def object_help(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("OBJECT ENCODING", 3, "readonly", since="2.2.3",
+         key_specs="RO",
          summary="Inspect the internal encoding of a Redis object", complexity="O(1)",
          **_OBJECT_KEY)
 def object_encoding_(client: Any, argv: list[bytes]) -> Any:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from cache import errors, info
+from cache import errors, info, latency
+from cache.config import rewrite_file
 from cache.commands import clients  # noqa: F401  (registers CLIENT)
 from cache.commands.clients import validate_name
-from cache.commands.introspection import help_reply
+from cache.commands.strings import option_word
+from cache.commands.introspection import help_reply, sent_name
 from cache.commands.table import command, container
 from cache.errors import CommandError
 from cache.reply import OK, PONG, Map, Status, Verbatim
@@ -48,6 +50,8 @@ def check_password(client: Any, username: bytes, password: bytes) -> bool:
 def ping(client: Any, argv: list[bytes]) -> Any:
     if len(argv) > 2:
         raise CommandError(errors.wrong_arity("ping"))
+    if client.proto == 2 and (client.sub or client.psub or client.ssub):
+        return [b"pong", argv[1] if len(argv) == 2 else b""]  # RESP2 pub/sub context
     return PONG if len(argv) == 1 else argv[1]
 
 
@@ -58,33 +62,32 @@ def echo(client: Any, argv: list[bytes]) -> bytes:
 
 
 @command("HELLO", -1, _NO_AUTH, since="6.0.0", summary="Handshake with Redis",
+         history=(("6.2.0", "`protover` made optional; when called without arguments the command "
+                            "reports the current connection's context."),),
          args="[arguments=protover:integer [AUTH (username_password=username password)] "
               "[SETNAME clientname]]", **_FAST_CONNECTION)
 def hello(client: Any, argv: list[bytes]) -> Map:
+    """Options take effect one by one, as in Redis: a later bad option keeps an earlier AUTH or name."""
     version = 0
     if len(argv) >= 2:
         version = _int_arg(argv[1], errors.HELLO_BAD_PROTOVER)
         if version not in (2, 3):
             raise CommandError(errors.NOPROTO)
-    credentials = name = None
     i = 2
     while i < len(argv):
-        option, more = argv[i].lower(), len(argv) - 1 - i
-        if option == b"auth" and more >= 2:
-            credentials = (argv[i + 1], argv[i + 2])
+        option, more = option_word(argv[i]), len(argv) - 1 - i
+        if option == b"AUTH" and more >= 2:
+            if not check_password(client, argv[i + 1], argv[i + 2]):
+                raise CommandError(errors.WRONGPASS)
             i += 3
-        elif option == b"setname" and more >= 1:
-            name = argv[i + 1]
+        elif option == b"SETNAME" and more >= 1:
+            validate_name(argv[i + 1])
+            client.name = argv[i + 1]
             i += 2
         else:
-            raise CommandError(errors.hello_bad_option(argv[i]))
-    if credentials is not None and not check_password(client, *credentials):
-        raise CommandError(errors.WRONGPASS)
+            raise CommandError(errors.hello_bad_option(argv[i].split(b"\0", 1)[0]))  # '%s'
     if not client.authenticated:
         raise CommandError(errors.NOAUTH_HELLO)
-    if name is not None:
-        validate_name(name)
-        client.name = name
     if version:
         client.proto = version
     return Map([
@@ -94,7 +97,8 @@ def hello(client: Any, argv: list[bytes]) -> Map:
 
 
 @command("AUTH", -2, _NO_AUTH, since="1.0.0", summary="Authenticate to the server",
-         args="[username] password", group="connection", acl="connection",
+         args="[username]@6.0.0 password", group="connection", acl="connection",
+         history=(("6.0.0", "Added ACL style (username and password)."),),
          complexity="O(N) where N is the number of passwords defined for the user")
 def auth(client: Any, argv: list[bytes]) -> Status:
     if len(argv) > 3:
@@ -150,7 +154,9 @@ def wait(client: Any, argv: list[bytes]) -> int:
 
 # -- keyspace-wide ----------------------------------------------------------------
 
-_FLUSH = dict(group="server", acl="keyspace dangerous", args="[flush-type=ASYNC|SYNC]",
+_FLUSH = dict(group="server", acl="keyspace dangerous", args="[async=ASYNC@4.0.0|SYNC@6.2.0]",
+              history=(("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+                       ("6.2.0", "Added the `SYNC` flushing mode modifier.")),
               tips="request_policy:all_shards response_policy:all_succeeded")
 
 
@@ -195,6 +201,7 @@ def time_(client: Any, argv: list[bytes]) -> list[bytes]:
 @command("INFO", -1, "loading stale", group="server", since="1.0.0", acl="dangerous",
          summary="Get information and statistics about the server", complexity="O(1)",
          args="[section...]",
+         history=(("7.0.0", "Added support for taking multiple section arguments."),),
          tips="nondeterministic_output request_policy:all_shards response_policy:special")
 def info_(client: Any, argv: list[bytes]) -> Verbatim:
     return Verbatim(info.render(client.server, argv[1:]))
@@ -211,7 +218,8 @@ _CONFIG_ADMIN = dict(group="server", flags="admin noscript loading stale")
 
 @command("CONFIG GET", -3, since="2.0.0", summary="Get the values of configuration parameters",
          complexity="O(N) when N is the number of configuration parameters provided",
-         args="parameter...", **_CONFIG_ADMIN)
+         args="parameter...", **_CONFIG_ADMIN,
+         history=(("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),))
 def config_get(client: Any, argv: list[bytes]) -> Map:
     return Map(client.server.config.matching(argv[2:]))
 
@@ -220,6 +228,7 @@ def config_get(client: Any, argv: list[bytes]) -> Map:
          summary="Set configuration parameters to the given values",
          complexity="O(N) when N is the number of configuration parameters provided",
          args="(parameter value)...",
+         history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
          tips="request_policy:all_nodes response_policy:all_succeeded", **_CONFIG_ADMIN)
 def config_set(client: Any, argv: list[bytes]) -> Status:
     if len(argv) % 2:
@@ -233,18 +242,40 @@ def config_set(client: Any, argv: list[bytes]) -> Status:
 @command("CONFIG RESETSTAT", 2, since="2.0.0", summary="Reset the stats returned by INFO",
          complexity="O(1)", **_CONFIG_ADMIN)
 def config_resetstat(client: Any, argv: list[bytes]) -> Status:
-    client.server.stats.reset()
+    server = client.server
+    server.stats.reset()
+    latency.reset_histograms(server)
+    memory = server.memory  # resetServerStats zeroes the eviction-exceeded times too
+    memory.exceeded_total = 0
+    if memory.exceeded_since >= 0:
+        memory.exceeded_since = server.now_ms
+    return OK
+
+
+@command("CONFIG REWRITE", 2, since="2.8.0",
+         summary="Rewrite the configuration file with the in memory configuration",
+         complexity="O(1)", **_CONFIG_ADMIN)
+def config_rewrite(client: Any, argv: list[bytes]) -> Status:
+    config = client.server.config
+    if not config.source:
+        raise CommandError(errors.CONFIG_REWRITE_NO_FILE)
+    try:
+        rewrite_file(config)
+    except OSError as exc:
+        raise CommandError(errors.config_rewrite_failed(exc.strerror or str(exc))) from None
     return OK
 
 
 @command("CONFIG HELP", 2, "loading stale", group="server", since="5.0.0",
          summary="Show helpful text about the different subcommands", complexity="O(1)")
 def config_help(client: Any, argv: list[bytes]) -> list[Status]:
-    return help_reply("CONFIG", [
+    return help_reply(sent_name(argv), [
         "GET <pattern>",
         "    Return parameters matching the glob-like <pattern> and their values.",
         "SET <directive> <value>",
         "    Set the configuration <directive> to <value>.",
         "RESETSTAT",
         "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
     ])

@@ -20,6 +20,8 @@ from cache import errors
 from cache.commands.table import command
 from cache.errors import CommandError
 from cache.keyspace import config_value
+from cache.notify import active as notifications_active
+from cache.notify import notify
 from cache.reply import OK
 from cache.resp import string2ll
 
@@ -148,9 +150,12 @@ def set_generic(client: Any, flags: int, key: bytes, value: bytes, expire: bytes
         if (flags & NX and found) or (flags & XX and not found):
             return old if flags & GET else abort_reply
     db.set_key(key, value, keep_ttl=bool(flags & KEEPTTL))
+    server = client.server
+    notify(server, "$", b"set", key, db.index)
     if when is not None:
         db.set_expire(key, when)
-    client.server.dirty += 1
+        notify(server, "g", b"expire", key, db.index)
+    server.dirty += 1
     return old if flags & GET else ok_reply
 
 
@@ -167,13 +172,21 @@ def get(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("SET", -3, "write denyoom", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update variable_flags|1|range 0 1 0"
+                   "|RW and ACCESS due to the optional `GET` argument",
          summary="Set the string value of a key", complexity="O(1)", acl="@write @string @slow",
-         args="key value [condition=NX|XX] [GET] [expiration=EX seconds:integer"
-              "|PX milliseconds:integer|EXAT unix-time-seconds:unix-time"
-              "|PXAT unix-time-milliseconds:unix-time|KEEPTTL]")
+         args="key value [condition=NX|XX]@2.6.12 [GET]@6.2.0 [expiration=EX seconds:integer@2.6.12"
+              "|PX milliseconds:integer@2.6.12|EXAT unix-time-seconds:unix-time@6.2.0"
+              "|PXAT unix-time-milliseconds:unix-time@6.2.0|KEEPTTL@6.0.0]",
+         history=(("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+                  ("6.0.0", "Added the `KEEPTTL` option."),
+                  ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+                  ("7.0.0", "Allowed the `NX` and `GET` options to be used together.")))
 def set_(client: Any, argv: list[bytes]) -> Any:
     if len(argv) == 3:
-        client.db.set_key(argv[1], argv[2])
+        db = client.db
+        db.set_key(argv[1], argv[2])
+        notify(client.server, "$", b"set", argv[1], db.index)
         client.server.dirty += 1
         return OK
     flags, expire = parse_extended_options(argv, 3, _SET_OPTIONS)
@@ -181,6 +194,7 @@ def set_(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("SETNX", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="OW insert",
          summary="Set the value of a key, only if the key does not exist", complexity="O(1)",
          acl="@write @string @fast", args="key value")
 def setnx(client: Any, argv: list[bytes]) -> Any:
@@ -188,6 +202,7 @@ def setnx(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("SETEX", 4, "write denyoom", keys=(1, 1, 1), group="string", since="2.0.0",
+         key_specs="OW update",
          summary="Set the value and expiration of a key", complexity="O(1)",
          acl="@write @string @slow", args="key seconds:integer value")
 def setex(client: Any, argv: list[bytes]) -> Any:
@@ -195,6 +210,7 @@ def setex(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("PSETEX", 4, "write denyoom", keys=(1, 1, 1), group="string", since="2.6.0",
+         key_specs="OW update",
          summary="Set the value and expiration in milliseconds of a key", complexity="O(1)",
          acl="@write @string @slow", args="key milliseconds:integer value")
 def psetex(client: Any, argv: list[bytes]) -> Any:
@@ -202,27 +218,33 @@ def psetex(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("GETSET", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update", deprecated="6.2.0 `SET` with the `!GET` argument",
          summary="Set the string value of a key and return its old value", complexity="O(1)",
          acl="@write @string @fast", args="key value")
 def getset(client: Any, argv: list[bytes]) -> Any:
     old = _get_generic(client.db, argv[1])
     client.db.set_key(argv[1], argv[2])
+    notify(client.server, "$", b"set", argv[1], client.db.index)
     client.server.dirty += 1
     return old
 
 
 @command("GETDEL", 2, "write fast", keys=(1, 1, 1), group="string", since="6.2.0",
+         key_specs="RW access delete",
          summary="Get the value of a key and delete the key", complexity="O(1)",
          acl="@write @string @fast", args="key")
 def getdel(client: Any, argv: list[bytes]) -> Any:
     old = _get_generic(client.db, argv[1])
     if old is not None:
         client.db.delete(argv[1])
+        notify(client.server, "g", b"del", argv[1], client.db.index)
         client.server.dirty += 1
     return old
 
 
 @command("GETEX", -2, "write fast", keys=(1, 1, 1), group="string", since="6.2.0",
+         key_specs="RW access update|1|range 0 1 0"
+                   "|RW and UPDATE because it changes the TTL",
          summary="Get the value of a key and optionally set its expiration", complexity="O(1)",
          acl="@write @string @fast",
          args="key [expiration=EX seconds:integer|PX milliseconds:integer"
@@ -238,10 +260,13 @@ def getex(client: Any, argv: list[bytes]) -> Any:
         when = expire_milliseconds(client, expire, flags, "getex")
         if flags & (EXAT | PXAT) and when <= client.server.now_ms:
             db.delete(key)
+            notify(client.server, "g", b"del", key, db.index)
         else:
             db.set_expire(key, when)
+            notify(client.server, "g", b"expire", key, db.index)
         client.server.dirty += 1
     elif flags & PERSIST and db.persist(key):
+        notify(client.server, "g", b"persist", key, db.index)
         client.server.dirty += 1
     return value
 
@@ -272,21 +297,34 @@ def _check_pairs(argv: list[bytes], name: str) -> None:
         raise CommandError(errors.wrong_arity(name))
 
 
+def _set_pairs(client: Any, argv: list[bytes]) -> None:
+    """MSET's writes: batched, or key by key when notifications must interleave
+    `new` and `set` per key as Redis does."""
+    db = client.db
+    server = client.server
+    if not notifications_active(server):
+        db.set_many(argv, 1)
+        return
+    for i in range(1, len(argv), 2):
+        db.set_key(argv[i], argv[i + 1])
+        notify(server, "$", b"set", argv[i], db.index)
+
+
 @command("MSET", -3, "write denyoom", keys=(1, -1, 2), group="string", since="1.0.1",
+         key_specs="OW update",
          summary="Set multiple keys to multiple values",
          complexity="O(N) where N is the number of keys to set.", acl="@write @string @slow",
          tips="request_policy:multi_shard response_policy:all_succeeded",
          args="(key_value=key value)...")
 def mset(client: Any, argv: list[bytes]) -> Any:
     _check_pairs(argv, "mset")
-    set_key = client.db.set_key
-    for i in range(1, len(argv), 2):
-        set_key(argv[i], argv[i + 1])
+    _set_pairs(client, argv)
     client.server.dirty += len(argv) // 2
     return OK
 
 
 @command("MSETNX", -3, "write denyoom", keys=(1, -1, 2), group="string", since="1.0.1",
+         key_specs="OW insert",
          summary="Set multiple keys to multiple values, only if none of the keys exist",
          complexity="O(N) where N is the number of keys to set.", acl="@write @string @slow",
          tips="request_policy:multi_shard response_policy:agg_min",
@@ -297,8 +335,7 @@ def msetnx(client: Any, argv: list[bytes]) -> Any:
     for i in range(1, len(argv), 2):
         if db.lookup_write(argv[i]) is not None:
             return 0
-    for i in range(1, len(argv), 2):
-        db.set_key(argv[i], argv[i + 1])
+    _set_pairs(client, argv)
     client.server.dirty += len(argv) // 2
     return 1
 
@@ -307,6 +344,7 @@ def msetnx(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("APPEND", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="2.0.0",
+         key_specs="RW insert",
          summary="Append a value to a key",
          complexity="O(1). The amortized time complexity is O(1) assuming the appended value "
                     "is small and the already present value is of any size, since the dynamic "
@@ -319,6 +357,7 @@ def append(client: Any, argv: list[bytes]) -> Any:
     entry = db.entry_for_write(key)
     if entry is None:
         db.add(key, suffix)
+        notify(client.server, "$", b"append", key, db.index)
         client.server.dirty += 1
         return len(suffix)
     value = string_value(entry.value)
@@ -327,11 +366,13 @@ def append(client: Any, argv: list[bytes]) -> Any:
         value = entry.value = bytearray(value)
     value += suffix
     db.on_key_modified(key)
+    notify(client.server, "$", b"append", key, db.index)
     client.server.dirty += 1
     return len(value)
 
 
 @command("STRLEN", 2, "readonly fast", keys=(1, 1, 1), group="string", since="2.2.0",
+         key_specs="RO",
          summary="Get the length of the value stored in a key", complexity="O(1)",
          acl="@read @string @fast", args="key")
 def strlen(client: Any, argv: list[bytes]) -> Any:
@@ -369,6 +410,7 @@ def getrange(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("SUBSTR", 4, "readonly", keys=(1, 1, 1), group="string", since="1.0.0",
+         deprecated="2.0.0 `GETRANGE`",
          summary="Get a substring of the string stored at a key", complexity=_RANGE_COMPLEXITY,
          acl="@read @string @slow", args="key start:integer end:integer")
 def substr(client: Any, argv: list[bytes]) -> Any:
@@ -395,6 +437,7 @@ def setrange(client: Any, argv: list[bytes]) -> Any:
         value = bytearray(offset)
         value += patch
         db.add(key, value)
+        notify(client.server, "$", b"setrange", key, db.index)
         client.server.dirty += 1
         return len(value)
     value = string_value(entry.value)
@@ -407,6 +450,7 @@ def setrange(client: Any, argv: list[bytes]) -> Any:
         value.extend(bytes(offset - len(value)))
     value[offset:offset + len(patch)] = patch
     db.on_key_modified(key)
+    notify(client.server, "$", b"setrange", key, db.index)
     client.server.dirty += 1
     return len(value)
 
@@ -420,7 +464,8 @@ def _incr_decr(client: Any, key: bytes, delta: int) -> int:
     if entry is None:
         current = 0
     else:
-        current = string2ll(string_value(entry.value))
+        value = entry.value
+        current = string2ll(value if value.__class__ is bytes else string_value(value))
         if current is None:
             raise CommandError(errors.NOT_INTEGER)
     result = current + delta
@@ -429,13 +474,14 @@ def _incr_decr(client: Any, key: bytes, delta: int) -> int:
     if entry is None:
         db.add(key, b"%d" % result)
     else:
-        entry.value = b"%d" % result
-        db.on_key_modified(key)
+        db.replace_value(key, entry, b"%d" % result)
+    notify(client.server, "$", b"incrby", key, db.index)
     client.server.dirty += 1
     return result
 
 
 @command("INCR", 2, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update",
          summary="Increment the integer value of a key by one", complexity="O(1)",
          acl="@write @string @fast", args="key")
 def incr(client: Any, argv: list[bytes]) -> Any:
@@ -443,6 +489,7 @@ def incr(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("DECR", 2, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update",
          summary="Decrement the integer value of a key by one", complexity="O(1)",
          acl="@write @string @fast", args="key")
 def decr(client: Any, argv: list[bytes]) -> Any:
@@ -450,6 +497,7 @@ def decr(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("INCRBY", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update",
          summary="Increment the integer value of a key by the given amount", complexity="O(1)",
          acl="@write @string @fast", args="key increment:integer")
 def incrby(client: Any, argv: list[bytes]) -> Any:
@@ -457,6 +505,7 @@ def incrby(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("DECRBY", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="1.0.0",
+         key_specs="RW access update",
          summary="Decrement the integer value of a key by the given number", complexity="O(1)",
          acl="@write @string @fast", args="key decrement:integer")
 def decrby(client: Any, argv: list[bytes]) -> Any:
@@ -467,6 +516,7 @@ def decrby(client: Any, argv: list[bytes]) -> Any:
 
 
 @command("INCRBYFLOAT", 3, "write denyoom fast", keys=(1, 1, 1), group="string", since="2.6.0",
+         key_specs="RW access update",
          summary="Increment the float value of a key by the given amount", complexity="O(1)",
          acl="@write @string @fast", args="key increment:double")
 def incrbyfloat(client: Any, argv: list[bytes]) -> Any:
@@ -490,8 +540,8 @@ def incrbyfloat(client: Any, argv: list[bytes]) -> Any:
     if entry is None:
         db.add(key, text)
     else:
-        entry.value = text
-        db.on_key_modified(key)
+        db.replace_value(key, entry, text)
+    notify(client.server, "$", b"incrbyfloat", key, db.index)
     client.server.dirty += 1
     return text
 

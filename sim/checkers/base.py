@@ -11,6 +11,11 @@ INF = float("inf")
 # The server computes deadlines from a millisecond clock cached before each
 # command; one millisecond of rounding either way must never raise an alarm.
 CLOCK_EPSILON = 0.0015
+# Except early: its clock is floored to the millisecond and a key expires only
+# once that clock is past the deadline, so a key never vanishes before it was
+# sent + ttl; only the float rounding of the wall clock needs allowing for.
+# (A server that expired keys when its clock *reached* the deadline would.)
+EARLY_EPSILON = 1e-5
 
 
 @dataclass(slots=True, eq=False)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from sim.history import History, show, show_reply
 
-from .base import CLOCK_EPSILON, INF, Failure, Result, Unknown, at, evictions, outages
+from .base import EARLY_EPSILON, INF, Failure, Result, Unknown, at, evictions, outages
 from .search import search
 from .strings import (ABSENT, READ_KINDS, UNKNOWN_REPLY, KeyOp, certainly_changes, parse_int, project_all, read_value,
                       step_reset, written_value)
@@ -36,7 +36,7 @@ def check_linearizable(history: History, *, max_search_steps: int = 500_000, ske
     how long after being sent an op without reply can still take effect
     (default: forever), which keeps many lost replies cheap to check.
     """
-    slack = 2 * skew + CLOCK_EPSILON
+    slack = 2 * skew + EARLY_EPSILON  # this checker only cares when a TTL may fire at the earliest
     per_key, unsupported, flushes = project_all(history, slack)
     _add_server_events(history, per_key, flushes)
     failures, unknown = [], []
@@ -52,6 +52,10 @@ def check_linearizable(history: History, *, max_search_steps: int = 500_000, ske
                 skipped[key] = unsupported[key]
             continue
         kops = [k for k in kops if k.ret != INF or k.kind not in READ_KINDS]
+        for kop in kops:
+            if kop.ret == INF and kop.op is not None and kop.op.deadline is not None:
+                kop.ret = max(kop.inv, kop.op.deadline)
+                kop.optional = True
         if max_delay is not None:
             for kop in kops:
                 if kop.ret == INF and kop.op is not None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sim.history import History, Op, show
+from sim.history import Event, History, Op, show
 
-from .base import Failure, Result, Unknown, at, is_error, is_nil, outages
+from .base import Failure, Outage, Result, Unknown, at, evictions, is_error, is_nil, outages
 from .strings import parse_int
 
 CHECKER = "queue"
@@ -66,14 +66,17 @@ def check_queue(history: History, *, killed: bool = False, queues=None) -> Resul
     state = _collect(history)
     wanted = sorted(state) if queues is None else [bytes(q) for q in queues]
     lost_windows = outages(history)
+    evicted = evictions(history)
     failures, unknown = [], []
     for name in wanted:
         queue = state.get(name)
         if queue is None:
             continue
         failures.extend(_check_pops(name, queue))
-        failures.extend(_check_losses(name, queue, lost_windows, killed, unknown))
-        failures.extend(_check_order(name, queue, lost_windows))
+        # An eviction of the list loses what it held then, as a restart does.
+        windows = lost_windows + [Outage(t, t, Event(t, "evict", {"key": name})) for t in evicted.get(name, ())]
+        failures.extend(_check_losses(name, queue, windows, killed, unknown))
+        failures.extend(_check_order(name, queue, windows))
     return Result(failures, unknown, {"queues": len(wanted)})
 
 

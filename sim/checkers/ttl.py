@@ -14,7 +14,7 @@ from bisect import bisect_left, bisect_right
 
 from sim.history import History, show
 
-from .base import CLOCK_EPSILON, INF, Failure, Result, at, evictions, outages
+from .base import CLOCK_EPSILON, EARLY_EPSILON, INF, Failure, Result, at, evictions, outages
 from .strings import (DELETE, KEEP, READ_KINDS, certainly_changes, parse_int, project_all, read_value,
                       written_value)
 
@@ -23,7 +23,8 @@ CHECKER = "ttl"
 
 def check_ttl(history: History, *, skew: float = 0.0) -> Result:
     """Late reads (a value returned after it must have expired) and early expiries."""
-    slack = 2 * skew + CLOCK_EPSILON
+    slack = 2 * skew + EARLY_EPSILON  # how early a deadline may fire (see base.EARLY_EPSILON)
+    late = 2 * skew + CLOCK_EPSILON  # and how late
     per_key, unsupported, flushes = project_all(history, slack)
     lost = outages(history)
     evicted = evictions(history)
@@ -49,7 +50,7 @@ def check_ttl(history: History, *, skew: float = 0.0) -> Result:
             if isinstance(value, bytes):
                 if any(m.inv <= kop.ret and (m.kind == "append" or parse_int(value) is not None) for m in makers):
                     continue
-                found = _late_read(key, kop, value, writers_of.get(value, ()), modifiers, slack, skew)
+                found = _late_read(key, kop, value, writers_of.get(value, ()), modifiers, slack + late, skew)
             elif value is None or _observed_absent(kop):
                 found = _early_expiry(key, kop, writes, write_rets, window)
             else:
@@ -97,8 +98,9 @@ def _latest_deadline(kop, slack: float) -> float:
         return -INF
     if deadline is None or deadline is KEEP or deadline == -INF or kop.ret == INF:
         return INF
-    # deadline = sent + ttl - slack, and the server ran the op no later than its reply.
-    return kop.ret + (deadline - kop.inv) + 2 * slack
+    # deadline = sent + ttl - early slack, and the server ran the op no later than its reply;
+    # `slack` is the early slack plus the late one.
+    return kop.ret + (deadline - kop.inv) + slack
 
 
 def _late_read(key, read, value, writers, modifiers, slack, skew):

@@ -1,8 +1,9 @@
 """In-process executor for command tests, plus a real redis-server as oracle.
 
-`Harness` runs commands through `table.dispatch` on a ServerState built on
-a deterministic `flow.SimLoop`, so tests need no sockets and time only moves
-when a test calls `advance`. `RedisOracle` speaks RESP to a real
+`Harness` runs commands through the server's own dispatcher
+(`cache.dispatch.execute`: MULTI queueing, NOAUTH, stats, blocked-client
+wakeups) on a ServerState built on a deterministic `flow.SimLoop`, so tests
+need no sockets and time only moves when a test calls `advance`. `RedisOracle` speaks RESP to a real
 redis-server so differential tests can compare exact reply bytes:
 
     h = Harness()
@@ -10,7 +11,10 @@ redis-server so differential tests can compare exact reply bytes:
     assert h.run_raw("GET", "k") == oracle.raw("GET", "k")
 
 `Differential(port)` pairs the two (`check(*args)` asserts equal bytes).
-`advance(ms)` moves the wall clock the server sees by an exact offset.
+`advance(ms)` moves the wall clock the server sees by an exact offset and
+fires the loop's timers due by then (blocked clients' timeouts). A blocking
+command that has to wait returns a `cache.blocking.Blocked`; its `done()`
+and `result()` tell whether and how it was answered.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from typing import Any
 
 import flow
 from cache import commands  # noqa: F401  (fills the command table)
-from cache.commands import table
+from cache.blocking import Blocked
+from cache.dispatch import execute
 from cache.state import Client, ServerState
 
 try:
@@ -38,14 +43,20 @@ def as_bytes(arg: Any) -> bytes:
 
 
 class _OffsetClock:
-    """The SimLoop seen through a settable wall-clock offset (for `advance`)."""
+    """The SimLoop seen through a settable wall-clock offset (for `advance`).
+
+    `advance` also runs the loop forward by the same time, to fire timers;
+    that loop time is not counted twice in the wall clock.
+    """
 
     def __init__(self, loop: Any) -> None:
         self._loop = loop
         self.offset_ms = 0
+        self.advanced_s = 0.0  # loop time that `advance` has run
 
     def wall_time(self) -> float:
-        return self._loop.wall_time() + self.offset_ms / 1000.0
+        loop = self._loop
+        return loop.epoch + self.offset_ms / 1000.0 + (loop.now() - self.advanced_s)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._loop, name)
@@ -64,20 +75,36 @@ class Harness:
         return Client(self.server)
 
     def run(self, *args: Any, client: Client | None = None) -> Any:
-        """Dispatch one command; returns the handler's reply value."""
-        self.server.refresh_clock()
-        return table.dispatch(client or self.client, [as_bytes(a) for a in args])
+        """Execute one command as the server does; returns the reply value (or a Blocked)."""
+        return execute(client or self.client, [as_bytes(a) for a in args])
 
     def run_raw(self, *args: Any, proto: int = 2, client: Client | None = None) -> bytes:
-        """Dispatch one command and encode the reply as the wire would carry it."""
+        """Execute one command and encode the reply as the wire would carry it."""
         if _resp is None:
             raise RuntimeError("cache.resp is not written yet")
-        return _resp.encode(self.run(*args, client=client), proto)
+        reply = self.run(*args, client=client)
+        if isinstance(reply, Blocked):
+            if not reply.done():
+                raise RuntimeError(f"{args!r} blocked; use run() and the Blocked it returns")
+            reply = reply.result()
+        return _resp.encode(reply, proto)
 
     def advance(self, ms: int) -> None:
-        """Move virtual wall time forward by `ms` milliseconds."""
-        self.loop.offset_ms += ms
+        """Move virtual wall time forward by `ms` milliseconds, firing timers due by then."""
+        clock = self.loop
+        clock.offset_ms += ms
+        sim = self.sim
+        before = sim.now()
+        if ms > 0:
+            sim.run(lambda: sim.delay(ms / 1000.0))
+        clock.advanced_s += sim.now() - before
         self.server.refresh_clock()
+
+    def pushes(self, client: Client | None = None) -> list[Any]:
+        """Push messages (pub/sub) sent to a client since the last call, oldest first."""
+        client = client or self.client
+        sent, client.pushes = client.pushes, []
+        return sent
 
     @property
     def now_ms(self) -> int:
@@ -222,6 +249,15 @@ class Differential:
         self.oracle = RedisOracle(port)
         self.oracle.call("FLUSHALL")
         self.oracle.call("SELECT", "0")
+        self.sync_clock()
+
+    def sync_clock(self) -> None:
+        """Set the harness's wall clock to the real server's, so absolute times (EXAT,
+        EXPIREAT) mean the same on both sides; relative ones drift as real time passes."""
+        seconds, micros = self.oracle.call("TIME")
+        real_ms = int(seconds) * 1000 + int(micros) // 1000
+        self.harness.loop.offset_ms += real_ms - self.harness.now_ms
+        self.harness.server.refresh_clock()
 
     def close(self) -> None:
         self.oracle.close()

@@ -320,3 +320,43 @@ def test_human_bytes_matches_redis():
 
 def test_config_get_reply_is_a_map():
     assert type(Harness().run("CONFIG", "GET", "hz")) is Map
+
+
+def _field_names(text: bytes) -> list[bytes]:
+    return [line.split(b":", 1)[0] for line in text.split(b"\r\n") if b":" in line]
+
+
+def test_info_stats_pubsub_counts_in_redis_order(oracle):
+    h = Harness()
+    subscriber = h.new_client()
+    h.run("SUBSCRIBE", "a", "b", client=subscriber)
+    h.run("PSUBSCRIBE", "p*", client=subscriber)
+    h.run("SSUBSCRIBE", "s", client=subscriber)
+    ours = bytes(h.run("INFO", "stats"))
+    assert b"pubsub_channels:2\r\npubsub_patterns:1\r\npubsubshard_channels:1\r\n" in ours
+    theirs = [name for name in _field_names(oracle.call("INFO", "stats"))
+              if name in _field_names(ours)]
+    assert _field_names(ours) == theirs  # the shared fields in Redis's order
+
+
+def test_info_latencystats_and_resetstat_clears_histograms():
+    h = Harness()
+    h.run("SET", "k", "v")
+    assert b"latency_percentiles_usec_set:p50=" in bytes(h.run("INFO", "latencystats"))
+    assert b"# Latencystats" not in bytes(h.run("INFO"))  # not a default section
+    h.server.memory.exceeded_total = 1234
+    h.run("CONFIG", "RESETSTAT")
+    lines = bytes(h.run("INFO", "latencystats")).split(b"\r\n")
+    assert [line for line in lines if line.startswith(b"latency_")] == [
+        line for line in lines if line.startswith(b"latency_percentiles_usec_config|resetstat")]
+    assert b"total_eviction_exceeded_time:0\r\n" in bytes(h.run("INFO", "stats"))
+
+
+@pytest.mark.parametrize("args", [("PING",), ("PING", "hello"), ("PING", "")])
+def test_ping_in_resp2_subscribed_mode_matches_redis(oracle, args):
+    h = Harness()
+    assert h.run_raw("SUBSCRIBE", "chan") == oracle.raw("SUBSCRIBE", "chan")
+    try:
+        assert h.run_raw(*args) == oracle.raw(*args)
+    finally:
+        oracle.raw("UNSUBSCRIBE")
