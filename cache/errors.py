@@ -299,3 +299,9 @@ PROTECTED_MODE_DENIED = (
     b"NOTE: You only need to do one of the above things in order for "
     b"the server to start accepting connections from the outside."
 )
+
+# LCS (t_string.c lcsCommand): its own type error text instead of WRONGTYPE.
+LCS_WRONGTYPE = b"ERR The specified keys must contain string values"
+LCS_LEN_AND_IDX = b"ERR If you want both the length and indexes, please just use IDX."
+LCS_TOO_LONG = b"ERR String too long for LCS"
+LCS_TABLE_TOO_BIG = b"ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"

@@ -11,6 +11,8 @@ Other modules add fields with `EXTRA_FIELDS[section].append(fn)`, where
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any, Callable
 
 from cache import eviction, latency, memory, pubsub
@@ -28,6 +30,20 @@ ALL_SECTIONS = frozenset(SECTION_ORDER)
 LRU_CLOCK_MAX = (1 << 24) - 1
 
 Fields = list[tuple[str, Any]]
+CpuTimes = tuple[float, float, float, float]  # sys, user, children sys, children user (s)
+
+# Facts about the build and host, fixed for the life of the process.
+BUILD_ID = int(hashlib.sha1(FLOWCACHE_VERSION.encode()).hexdigest()[:16], 16)
+OS_NAME = " ".join(getattr(os.uname(), f) for f in ("sysname", "release", "machine"))
+
+_cpu_source: Callable[[], CpuTimes] | None = None
+
+
+def set_cpu_source(source: Callable[[], CpuTimes] | None) -> None:
+    """Process CPU times for `# CPU`; the real server installs one, the simulator none
+    (CPU time would make INFO differ between replays of one seed)."""
+    global _cpu_source
+    _cpu_source = source
 EXTRA_FIELDS: dict[str, list[Callable[[Any], Fields]]] = {name: [] for name in SECTION_ORDER}
 
 
@@ -77,7 +93,8 @@ def _server(server: Any) -> Fields:
     config = server.config
     return [
         ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"),
-        ("redis_git_dirty", 0), ("redis_mode", "standalone"), ("arch_bits", 64),
+        ("redis_git_dirty", 0), ("redis_build_id", f"{BUILD_ID:x}"),
+        ("redis_mode", "standalone"), ("os", OS_NAME), ("arch_bits", 64),
         ("multiplexing_api", "flow"), ("process_id", server.process_id),
         ("run_id", server.run_id), ("tcp_port", server.tcp_port),
         ("server_time_usec", server.now_us), ("uptime_in_seconds", uptime),
@@ -92,6 +109,8 @@ def _clients(server: Any) -> Fields:
     return [
         ("connected_clients", len(server.clients)), ("cluster_connections", 0),
         ("maxclients", server.config["maxclients"]),
+        # Query and reply buffers are not tracked per client: nothing is held over.
+        ("client_recent_max_input_buffer", 0), ("client_recent_max_output_buffer", 0),
         ("blocked_clients", sum(1 for c in clients if c.blocked)),
         ("tracking_clients", 0),
     ]
@@ -121,13 +140,18 @@ def _memory(server: Any) -> Fields:
         ("used_memory_overhead", overhead), ("used_memory_startup", startup),
         ("used_memory_dataset", dataset),
         ("used_memory_dataset_perc", f"{dataset * 100 / net if net else 0:.2f}%"),
+        # The "allocator" is the used_memory estimate itself: no internal fragmentation.
+        ("allocator_allocated", used), ("allocator_active", used), ("allocator_resident", rss),
         ("used_memory_lua", 0), ("used_memory_lua_human", "0B"),
+        ("used_memory_scripts", 0), ("used_memory_scripts_human", "0B"),
         ("maxmemory", maxmemory), ("maxmemory_human", human_bytes(maxmemory)),
         ("maxmemory_policy", server.config["maxmemory-policy"]),
+        ("allocator_frag_ratio", "1.00"), ("allocator_frag_bytes", 0),
+        ("allocator_rss_ratio", f"{rss / used:.2f}"), ("allocator_rss_bytes", rss - used),
         ("mem_fragmentation_ratio", f"{rss / used:.2f}"),
         ("mem_fragmentation_bytes", rss - used),
         ("mem_not_counted_for_evict", 0), ("mem_replication_backlog", 0),
-        ("mem_clients_slaves", 0), ("mem_aof_buffer", 0),
+        ("mem_clients_slaves", 0), ("mem_clients_normal", 0), ("mem_aof_buffer", 0),
         ("mem_allocator", "pymalloc"), ("active_defrag_running", 0),
         ("lazyfree_pending_objects", 0), ("lazyfreed_objects", 0),
     ]
@@ -138,9 +162,14 @@ def _persistence(server: Any) -> Fields:
         ("loading", 0), ("async_loading", 0),
         ("rdb_changes_since_last_save", server.dirty), ("rdb_bgsave_in_progress", 0),
         ("rdb_last_save_time", server.start_time_ms // 1000),
-        ("rdb_last_bgsave_status", "ok"), ("rdb_saves", 0),
+        # No persistence and no forks: what Redis reports before its first save/rewrite.
+        ("rdb_last_bgsave_status", "ok"), ("rdb_last_bgsave_time_sec", -1),
+        ("rdb_current_bgsave_time_sec", -1), ("rdb_saves", 0), ("rdb_last_cow_size", 0),
         ("aof_enabled", 0), ("aof_rewrite_in_progress", 0), ("aof_rewrite_scheduled", 0),
+        ("aof_last_rewrite_time_sec", -1), ("aof_current_rewrite_time_sec", -1),
         ("aof_last_bgrewrite_status", "ok"), ("aof_last_write_status", "ok"),
+        ("aof_last_cow_size", 0), ("module_fork_in_progress", 0),
+        ("module_fork_last_cow_size", 0),
     ]
 
 
@@ -155,6 +184,7 @@ def _stats(server: Any) -> Fields:
         ("total_net_input_bytes", s.total_net_input_bytes),
         ("total_net_output_bytes", s.total_net_output_bytes),
         ("rejected_connections", s.rejected_connections),
+        ("sync_full", 0), ("sync_partial_ok", 0), ("sync_partial_err", 0),  # no replicas
         ("expired_keys", s.expired_keys),
         ("expired_stale_perc", f"{s.expired_stale_perc:.2f}"),
         ("expired_time_cap_reached_count", s.expired_time_cap_reached_count),
@@ -165,6 +195,11 @@ def _stats(server: Any) -> Fields:
         ("keyspace_hits", s.keyspace_hits), ("keyspace_misses", s.keyspace_misses),
         ("pubsub_channels", channels), ("pubsub_patterns", patterns),
         ("pubsubshard_channels", shard_channels),
+        # No forks, MIGRATE, replicas or active defrag: their counters stay at zero.
+        ("latest_fork_usec", 0), ("migrate_cached_sockets", 0),
+        ("slave_expires_tracked_keys", 0), ("active_defrag_hits", 0),
+        ("active_defrag_misses", 0), ("active_defrag_key_hits", 0),
+        ("active_defrag_key_misses", 0),
         ("total_error_replies", s.total_error_replies),
     ]
 
@@ -203,13 +238,20 @@ def _latencystats(server: Any) -> Fields:
     return [tuple(line.split(":", 1)) for line in latency.info_latencystats(server)]
 
 
+def _cpu(server: Any) -> Fields:
+    if _cpu_source is None:
+        return []
+    names = ("used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children")
+    return [(name, f"{seconds:.6f}") for name, seconds in zip(names, _cpu_source())]
+
+
 def _nothing(server: Any) -> Fields:
     return []
 
 
 _SECTIONS: dict[str, Callable[[Any], Fields]] = {
     "server": _server, "clients": _clients, "memory": _memory, "persistence": _persistence,
-    "stats": _stats, "replication": _replication, "cpu": _nothing, "modules": _nothing,
+    "stats": _stats, "replication": _replication, "cpu": _cpu, "modules": _nothing,
     "commandstats": _commandstats, "errorstats": _errorstats, "latencystats": _latencystats,
     "cluster": lambda server: [("cluster_enabled", 0)], "keyspace": _keyspace,
 }

@@ -151,6 +151,10 @@ class RespParser:
         self._max_bulk_len = value
         self._fast = value >= _FAST_BULK_MAX
 
+    def buffered_bytes(self) -> int:
+        """Bytes held but not yet parsed (cheap: the query-buffer limit checks it every read)."""
+        return len(self._buf) - self._pos + len(self._tail)
+
     @property
     def pending_bytes(self) -> int:
         """Bytes received but not yet consumed into an argument (Redis's query buffer)."""

@@ -140,6 +140,10 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
     stats = state.stats
     out = client.batch
     pending_read = None  # a read started while the client was blocked
+    config_get = state.config.get
+    conn_write = conn.write
+    seen_setting: Any = _CLOSED  # the client-output-buffer-limit text normal_limits comes from
+    normal_limits = limits.NO_LIMITS
     try:
         while True:
             if pending_read is None:
@@ -150,10 +154,21 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                 break
             stats.total_net_input_bytes += len(data)
             parser.feed(data)
+            if parser.buffered_bytes() > config_get("client-query-buffer-limit"):
+                log.warning("Closing client that reached max query buffer length: id=%d addr=%s "
+                            "(qbuf initial bytes: %r)", client.id, client.addr, data[:64])
+                break
             client.executing = True
             replies = 0
-            obuf_limits = limits.output_limits(state) if not (client.sub or client.psub or client.ssub) \
-                else limits.NO_LIMITS  # a subscriber's limits are the pubsub class's
+            if client.sub or client.psub or client.ssub:
+                obuf_limits = limits.NO_LIMITS  # a subscriber's limits are the pubsub class's
+            else:
+                setting = config_get("client-output-buffer-limit")
+                if setting is not seen_setting:  # parsed again only after a CONFIG SET
+                    seen_setting, normal_limits = setting, _normal_limits(state)
+                obuf_limits = normal_limits
+                if obuf_limits is limits.NO_LIMITS and client.soft_limit_since_s is not None:
+                    client.soft_limit_since_s = None  # what over_output_limit does with no soft limit
             while True:
                 try:
                     argv = next_command()
@@ -199,7 +214,11 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                     client, sum(map(len, out)) + conn.pending_output(), obuf_limits):
                 _close_over_limit(client, conn, out)
                 return
-            _flush(client, conn, out)
+            if out:  # _flush, inlined: once per read
+                payload = out[0] if len(out) == 1 else b"".join(out)
+                out.clear()
+                stats.total_net_output_bytes += len(payload)
+                conn_write(payload)
             if client.close_after_reply:
                 break
             if conn.pending_output() > OUTPUT_HIGH_WATER:
@@ -221,6 +240,16 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
 
 
 _CLOSED = object()
+
+
+def _normal_limits(state: ServerState) -> tuple[int, int, int]:
+    """The normal class's output limits; `limits.NO_LIMITS` itself when there are none.
+
+    Redis's default is "normal 0 0 0": returning the NO_LIMITS object then
+    lets the connection skip every check.
+    """
+    found = limits.output_limits(state)
+    return found if found[0] or found[1] else limits.NO_LIMITS
 
 
 def _wait_for_reader(client: Client, conn: Any, out: list[bytes]):
@@ -269,7 +298,7 @@ def _close_over_limit(client: Client, conn: Any, out: list[bytes]) -> None:
 
 def _flush(client: Client, conn: Any, out: list[bytes]) -> None:
     if out:
-        payload = b"".join(out)
+        payload = out[0] if len(out) == 1 else b"".join(out)  # -P 1: one reply, no join
         out.clear()
         client.server.stats.total_net_output_bytes += len(payload)
         conn.write(payload)

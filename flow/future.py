@@ -240,7 +240,8 @@ class Actor(Future):
             except BaseException as exc:  # KeyboardInterrupt, SystemExit: stop the loop too
                 self._finish(ERROR, exc)
                 raise
-            if fut.__class__ is not _Delay and not isinstance(fut, _Future):
+            cls = fut.__class__
+            if cls is not _Future and cls is not _Delay and not isinstance(fut, _Future):
                 fut = Future.failed(TypeError(
                     f"actor {self.name} yielded {fut!r}; an actor may only yield a flow.Future"
                 ))

@@ -12,6 +12,8 @@ from the OS; determinism is SimLoop's job). BUGGIFY is always off here.
 from __future__ import annotations
 
 import heapq
+import math
+import select
 import selectors
 import signal
 import socket
@@ -22,7 +24,36 @@ from flow.future import PENDING, Future, reset_depth
 from flow.loop import Loop, _stop_marker
 from flow.rng import DeterministicRandom
 
-_READ, _WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+_IN = getattr(select, "EPOLLIN", 1)
+_OUT = getattr(select, "EPOLLOUT", 4)
+
+
+class _SelectorPoller:
+    """The epoll calls RealLoop makes, on `selectors` where there is no epoll."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+
+    @staticmethod
+    def _events(mask: int) -> int:
+        return (selectors.EVENT_READ if mask & _IN else 0) | (selectors.EVENT_WRITE if mask & _OUT else 0)
+
+    def register(self, fd: int, mask: int) -> None:
+        self._selector.register(fd, self._events(mask))
+
+    def modify(self, fd: int, mask: int) -> None:
+        self._selector.modify(fd, self._events(mask))
+
+    def unregister(self, fd: int) -> None:
+        self._selector.unregister(fd)
+
+    def poll(self, timeout: float = -1, _max: int = -1) -> list[tuple[int, int]]:
+        events = self._selector.select(None if timeout < 0 else timeout)
+        return [(key.fd, (_IN if mask & selectors.EVENT_READ else 0) | (_OUT if mask & selectors.EVENT_WRITE else 0))
+                for key, mask in events]
+
+    def close(self) -> None:
+        self._selector.close()
 
 
 class RealLoop(Loop):
@@ -30,30 +61,37 @@ class RealLoop(Loop):
 
     def __init__(self, seed: int | None = None) -> None:
         super().__init__(DeterministicRandom(seed), buggify=False)
-        self._selector = selectors.DefaultSelector()
+        # epoll straight, not through `selectors`: no SelectorKey per ready fd.
+        self._poller: Any = select.epoll() if hasattr(select, "epoll") else _SelectorPoller()
+        self._masks: dict[int, int] = {}  # fd -> registered event mask
         self._handlers: dict[int, list[Callable[[], None] | None]] = {}  # fd -> [reader, writer]
         self._now = time.monotonic()
         self._signal_handlers: dict[int, Callable[[int], None]] = {}
         self._signals_seen: list[int] = []
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
+        # The C function itself, not a method: the server reads it twice per command.
+        self.wall_time = time.time  # type: ignore[method-assign]
 
-    def wall_time(self) -> float:
+    def wall_time(self) -> float:  # shadowed per instance by time.time
         return time.time()
 
     # -- file descriptors (for net/) --------------------------------------
     def _update(self, fd: int) -> None:
         reader, writer = self._handlers[fd]
-        mask = (_READ if reader else 0) | (_WRITE if writer else 0)
-        registered = fd in self._selector.get_map()
+        mask = (_IN if reader else 0) | (_OUT if writer else 0)
+        registered = self._masks.get(fd)
         if mask == 0:
-            if registered:
-                self._selector.unregister(fd)
+            if registered is not None:
+                del self._masks[fd]
+                self._poller.unregister(fd)
             del self._handlers[fd]
-        elif registered:
-            self._selector.modify(fd, mask)
-        else:
-            self._selector.register(fd, mask)
+        elif registered is None:
+            self._poller.register(fd, mask)
+            self._masks[fd] = mask
+        elif registered != mask:
+            self._poller.modify(fd, mask)
+            self._masks[fd] = mask
 
     def add_reader(self, fd: int, callback: Callable[[], None]) -> None:
         self._handlers.setdefault(fd, [None, None])[0] = callback
@@ -120,14 +158,15 @@ class RealLoop(Loop):
             self._wake_r.close()
             self._wake_w.close()  # type: ignore[union-attr]
             self._wake_r = self._wake_w = None
-        self._selector.close()
+        self._poller.close()
 
     # -- running --------------------------------------------------------------
     def _run_until(self, fut: Future) -> None:
         queue = self._queue
         pop = heapq.heappop
-        select = self._selector.select
+        poll = self._poller.poll
         handlers = self._handlers
+        masks = self._masks
         monotonic = time.monotonic
         while fut._state == PENDING and not self._stopping:
             now = monotonic()
@@ -157,16 +196,21 @@ class RealLoop(Loop):
 
                 raise Deadlock("nothing to wait for: no timers, no sockets, main future pending:\n  "
                                + "\n  ".join(self.waiting_actors() or ["(none)"]))
-            events = select(timeout)
+            if timeout is None:
+                timeout = -1
+            elif timeout > 0:
+                timeout = math.ceil(timeout * 1e3) * 1e-3  # as selectors does: epoll counts in ms
+            events = poll(timeout, len(masks) or 1)
             self._now = monotonic()
-            for key, mask in events:
-                entry = handlers.get(key.fd)
+            for fd, event in events:
+                entry = handlers.get(fd)
                 if entry is None:
                     continue
-                if mask & _READ and entry[0] is not None:
+                # An error or hang-up wakes both sides, as `selectors` reports it.
+                if event & ~_OUT and entry[0] is not None:
                     entry[0]()
-                if mask & _WRITE and entry[1] is not None:
-                    entry = handlers.get(key.fd)
+                if event & ~_IN and entry[1] is not None:
+                    entry = handlers.get(fd)
                     if entry is not None and entry[1] is not None:
                         entry[1]()
             if self._signals_seen:

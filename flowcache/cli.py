@@ -84,9 +84,16 @@ def read_proc_rss() -> int:
         return 0
 
 
+def read_cpu_times() -> tuple[float, float, float, float]:
+    """INFO cpu: system, user, children's system and user seconds of this process."""
+    t = os.times()
+    return t.system, t.user, t.children_system, t.children_user
+
+
 def serve(args: Any) -> int:
     import flow
     import net
+    import cache.info
     import cache.memory
     from cache.server import CacheServer
 
@@ -110,6 +117,7 @@ def serve(args: Any) -> int:
     def main():
         server = CacheServer(config, net.network())
         cache.memory.set_rss_source(read_proc_rss)
+        cache.info.set_cpu_source(read_cpu_times)
         bind = str(config.get("bind")).split()[0]
         try:
             server.start(bind, int(config.get("port")))

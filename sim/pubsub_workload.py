@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import flow
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange
+from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
 
 MEAN_SESSION = 8.0  # virtual seconds a subscriber stays on one connection, on average
 LISTEN_SLICE = 0.5  # how often a listening subscriber looks at `stop`
@@ -33,18 +33,11 @@ def _next(ctx: WorkloadContext) -> int:
 def publisher(ctx: WorkloadContext, client: int, host: Any, stop: flow.AsyncVar):
     rate = ctx.spec["rate"]
     timeout = ctx.spec["timeout"]
-    rng = ctx.rng
     resp = None
     while True:
-        yield flow.delay(rng.expovariate(rate))
-        if stop.get():
+        resp = yield from paced_connection(ctx, host, resp, rate, stop)
+        if resp is None:
             break
-        if resp is None or resp.closed:
-            if resp is not None:
-                close(resp)
-            resp = yield connect(host, ctx.server, ctx.port, rng, stop)
-            if resp is None:
-                break
         _replies, usable = yield from exchange(ctx, client, resp, [publish(ctx, client)], timeout)
         if not usable:
             resp = None

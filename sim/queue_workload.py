@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import flow
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange
+from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
 
 BLOCK_TIMEOUTS = (b"0.05", b"0.1", b"0.2", b"0.5", b"1")
 
@@ -45,18 +45,11 @@ def consume(ctx: WorkloadContext, client: int) -> tuple[tuple[bytes, ...], float
 def queue_client(ctx: WorkloadContext, client: int, host: Any, producer: bool, stop: flow.AsyncVar):
     rate = ctx.spec["rate"]
     timeout = ctx.spec["timeout"]
-    rng = ctx.rng
     resp = None
     while True:
-        yield flow.delay(rng.expovariate(rate))
-        if stop.get():
+        resp = yield from paced_connection(ctx, host, resp, rate, stop)
+        if resp is None:
             break
-        if resp is None or resp.closed:
-            if resp is not None:
-                close(resp)
-            resp = yield connect(host, ctx.server, ctx.port, rng, stop)
-            if resp is None:
-                break
         if producer:
             command, extra = produce(ctx, client), 0.0
         else:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import flow
 from cache.commands import table
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange
+from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
 
 Gen = Callable[["Args"], tuple]
 
@@ -203,20 +203,13 @@ def available() -> list[tuple[str, Gen]]:
 def random_client(ctx: WorkloadContext, client: int, host: Any, gens: list, stop: flow.AsyncVar):
     rate = ctx.spec["rate"]
     timeout = ctx.spec["timeout"]
-    rng = ctx.rng
     args = Args(ctx, client)
     resp = None
     while True:
-        yield flow.delay(rng.expovariate(rate))
-        if stop.get():
+        resp = yield from paced_connection(ctx, host, resp, rate, stop)
+        if resp is None:
             break
-        if resp is None or resp.closed:
-            if resp is not None:
-                close(resp)
-            resp = yield connect(host, ctx.server, ctx.port, rng, stop)
-            if resp is None:
-                break
-        _name, gen = rng.choice(gens)
+        _name, gen = ctx.rng.choice(gens)
         _replies, usable = yield from exchange(ctx, client, resp, [gen(args)], timeout)
         if not usable:
             resp = None

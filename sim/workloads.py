@@ -221,6 +221,24 @@ def exchange(ctx: WorkloadContext, client: int, resp: RespClient, commands: list
     return replies, True
 
 
+def paced_connection(ctx: WorkloadContext, host: Any, resp: RespClient | None, rate: float, stop: flow.AsyncVar):
+    """Wait a Poisson gap, then a live connection (a sub-generator: `yield from` it in an actor).
+
+    Returns None once stopped or unable to reconnect, having closed `resp`,
+    so every paced client loop ends the same way.
+    """
+    yield flow.delay(ctx.rng.expovariate(rate))
+    if stop.get():
+        if resp is not None:
+            close(resp)
+        return None
+    if resp is None or resp.closed:
+        if resp is not None:
+            close(resp)
+        resp = yield connect(host, ctx.server, ctx.port, ctx.rng, stop)
+    return resp
+
+
 @flow.actor
 def settle(ctx: WorkloadContext, resp: RespClient, pending: list):
     """Give up on a slow connection: half-close it and wait for what it still says.
@@ -249,18 +267,11 @@ def request_client(ctx: WorkloadContext, client: int, host: Any, stop: flow.Asyn
     pipeline = ctx.spec["pipeline"]
     rate = ctx.spec["rate"] / pipeline
     timeout = ctx.spec["timeout"]
-    rng = ctx.rng
     resp: RespClient | None = None
     while True:
-        yield flow.delay(rng.expovariate(rate))
-        if stop.get():
+        resp = yield from paced_connection(ctx, host, resp, rate, stop)
+        if resp is None:
             break
-        if resp is None or resp.closed:
-            if resp is not None:
-                close(resp)
-            resp = yield connect(host, ctx.server, ctx.port, rng, stop)
-            if resp is None:
-                break
         commands = [generate(ctx, client) for _ in range(pipeline)]
         _replies, usable = yield from exchange(ctx, client, resp, commands, timeout)
         if not usable:

@@ -104,8 +104,7 @@ class SimServer:
             return False
         now = flow.now()
         cache = self.cache
-        # A crash, not a shutdown: the process's actors just stop. (CacheServer.stop()
-        # would close the listener first, failing accept_loop with ConnectionClosed.)
+        # A crash, not a shutdown: the process's actors just stop, then its host goes down.
         for task in cache.tasks:
             task.cancel()
         self.world.network.kill_host(self.host)

@@ -6,6 +6,13 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
+
+# CI and `make test` replay the same examples every run, so a red build is reproducible;
+# `pytest --hypothesis-profile explore` draws fresh examples when hunting for bugs.
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("FLOWCACHE_HYPOTHESIS_PROFILE", "default"))
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # so tests can `import support`
 

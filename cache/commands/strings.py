@@ -22,7 +22,7 @@ from cache.errors import CommandError
 from cache.keyspace import config_value
 from cache.notify import active as notifications_active
 from cache.notify import notify
-from cache.reply import OK
+from cache.reply import OK, Map
 from cache.resp import string2ll
 
 LLONG_MAX = 2**63 - 1
@@ -415,6 +415,120 @@ def getrange(client: Any, argv: list[bytes]) -> Any:
          acl="@read @string @slow", args="key start:integer end:integer")
 def substr(client: Any, argv: list[bytes]) -> Any:
     return getrange(client, argv)
+
+
+_LCS_ARGS = "key1:key key2:key [LEN] [IDX] [MINMATCHLEN len:integer] [WITHMATCHLEN]"
+
+
+@command("LCS", -3, "readonly", keys=(1, 2, 1), group="string", since="7.0.0",
+         key_specs="RO access",
+         summary="Find longest common substring",
+         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+         acl="@read @string @slow", args=_LCS_ARGS)
+def lcs(client: Any, argv: list[bytes]) -> Any:
+    first = client.db.lookup_read(argv[1])
+    second = client.db.lookup_read(argv[2])
+    for value in (first, second):
+        if value is not None and type(value) is not bytes and type(value) is not bytearray:
+            raise CommandError(errors.LCS_WRONGTYPE)  # checked before the options, as Redis does
+    a, b = bytes(first or b""), bytes(second or b"")
+    want_len = want_idx = with_match_len = False
+    min_match_len = 0
+    j = 3
+    while j < len(argv):
+        opt = option_word(argv[j])
+        if opt == b"IDX":
+            want_idx = True
+        elif opt == b"LEN":
+            want_len = True
+        elif opt == b"WITHMATCHLEN":
+            with_match_len = True
+        elif opt == b"MINMATCHLEN" and j + 1 < len(argv):
+            min_match_len = max(parse_ll(argv[j + 1]), 0)
+            j += 1
+        else:
+            raise CommandError(errors.SYNTAX)
+        j += 1
+    if want_idx and want_len:
+        raise CommandError(errors.LCS_LEN_AND_IDX)
+    if len(a) >= 0xFFFFFFFE or len(b) >= 0xFFFFFFFE:
+        raise CommandError(errors.LCS_TOO_LONG)
+    limit = config_value(client.server, "proto-max-bulk-len", DEFAULT_MAX_BULK_LEN)
+    if (len(a) + 1) * (len(b) + 1) * 4 > limit:  # Redis's uint32_t DP table size
+        raise CommandError(errors.LCS_TABLE_TOO_BIG)
+    table = _LcsTable(a, b)
+    if want_len:
+        return table.length(len(a), len(b))
+    return _lcs_walk(table, a, b, want_idx, min_match_len, with_match_len)
+
+
+class _LcsTable:
+    """Redis's LCS(i, j) table, stored as one bit-parallel row per prefix of `a`
+    (Hyyrö's algorithm): row i has a zero bit at j where LCS(i, j+1) = LCS(i, j) + 1.
+    Same values as Redis's O(N*M) table, but in bits and computed word-wide."""
+
+    def __init__(self, a: bytes, b: bytes) -> None:
+        full = (1 << len(b)) - 1
+        positions: dict[int, int] = {}
+        for index, byte in enumerate(b):
+            positions[byte] = positions.get(byte, 0) | (1 << index)
+        row = full
+        self.rows = [row]
+        for byte in a:
+            matched = row & positions.get(byte, 0)
+            row = ((row + matched) | (row - matched)) & full
+            self.rows.append(row)
+
+    def length(self, i: int, j: int) -> int:
+        return j - (self.rows[i] & ((1 << j) - 1)).bit_count()
+
+
+def _lcs_walk(table: _LcsTable, a: bytes, b: bytes, want_idx: bool, min_match_len: int,
+              with_match_len: bool) -> Any:
+    """lcsCommand's backward walk from (len(a), len(b)): the LCS string and, for IDX,
+    the matched ranges in Redis's order (last match first) and tie-breaking."""
+    total = table.length(len(a), len(b))
+    result = bytearray(total)
+    idx = total
+    matches: list[list] = []
+    unset = len(a)  # Redis's "no range open" marker
+    a_start, a_end, b_start, b_end = unset, 0, 0, 0
+    i, j = len(a), len(b)
+    while i > 0 and j > 0:
+        emit = False
+        if a[i - 1] == b[j - 1]:
+            result[idx - 1] = a[i - 1]
+            if a_start == unset:
+                a_start = a_end = i - 1
+                b_start = b_end = j - 1
+            elif a_start == i and b_start == j:
+                a_start -= 1
+                b_start -= 1
+            else:
+                emit = True
+            if a_start == 0 or b_start == 0:
+                emit = True
+            idx -= 1
+            i -= 1
+            j -= 1
+        else:
+            if table.length(i - 1, j) > table.length(i, j - 1):
+                i -= 1
+            else:
+                j -= 1
+            if a_start != unset:
+                emit = True
+        if emit:
+            match_len = a_end - a_start + 1
+            if want_idx and (min_match_len == 0 or match_len >= min_match_len):
+                match = [[a_start, a_end], [b_start, b_end]]
+                if with_match_len:
+                    match.append(match_len)
+                matches.append(match)
+            a_start = unset
+    if want_idx:
+        return Map([(b"matches", matches), (b"len", total)])
+    return bytes(result)
 
 
 @command("SETRANGE", 4, "write denyoom", keys=(1, 1, 1), group="string", since="2.2.0",

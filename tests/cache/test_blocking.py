@@ -23,6 +23,7 @@ from cache.reply import NULL_ARRAY, Error
 from cache.server import CacheServer
 from net.sim import SimNetwork
 from tests.cache.harness import Harness, RedisOracle, parse_reply
+from tests.cache.servers import flowcache_for_tests
 
 # -- parse_timeout --------------------------------------------------------------------------
 
@@ -464,20 +465,5 @@ def test_blpop_end_to_end_matches_redis(redis_server, flowcache_server):
 
 @pytest.fixture(scope="module")
 def flowcache_server():
-    import os
-    import signal
-    import subprocess
-    import sys
-
-    from support import free_port, wait_for_port
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "flowcache", "serve", "--port", str(port)],
-                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
+    with flowcache_for_tests() as port:
         yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)

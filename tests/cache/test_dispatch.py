@@ -4,12 +4,8 @@ subscribed context, INFO errorstats/commandstats, CLIENT REPLY, compared with re
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 
 import pytest
@@ -18,8 +14,7 @@ from cache import resp
 from cache.config import Config
 from support import free_port, start_redis_server, wait_for_port
 from tests.cache.harness import Harness, RedisOracle
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.cache.servers import flowcache_for_tests
 
 
 @pytest.fixture(scope="module")
@@ -177,15 +172,8 @@ def test_commands_run_inside_exec_keep_exec_as_the_last_command():
 
 @pytest.fixture(scope="module")
 def flowcache_port():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "flowcache", "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
+    with flowcache_for_tests() as port:
         yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 def session(port: int, commands: list[tuple]) -> bytes:

@@ -8,11 +8,9 @@ application does.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -24,9 +22,10 @@ from cache.config import Config
 from cache.server import CacheServer
 from cache.state import Client, ServerState
 from net import NetworkError, SimNetwork
-from support import ROOT, free_port, redis_server_for_tests, start_flowcache, wait_for_port
+from support import ROOT, free_port, redis_server_for_tests, wait_for_port
 
 from tests.cache.hostile import cmd, connect, roundtrip, send_until_closed
+from tests.cache.servers import flowcache_for_tests
 
 PASSWORD = "s3cret"
 QUIT = cmd("QUIT")
@@ -34,18 +33,8 @@ QUIT = cmd("QUIT")
 
 @pytest.fixture(scope="module")
 def flowcache_with_password():
-    with tempfile.TemporaryDirectory(prefix="flowcache-security-") as workdir:
-        config = os.path.join(workdir, "flowcache.toml")
-        with open(config, "w") as f:
-            f.write(f'requirepass = "{PASSWORD}"\n')
-        port = free_port()
-        proc = start_flowcache(port, "--config", config)
-        try:
-            wait_for_port(port)
-            yield port
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+    with flowcache_for_tests(f'requirepass = "{PASSWORD}"\n') as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -258,18 +247,8 @@ def test_maxclients_in_the_simulator():
 
 @pytest.fixture(scope="module")
 def flowcache_two_clients():
-    with tempfile.TemporaryDirectory(prefix="flowcache-security-") as workdir:
-        config = os.path.join(workdir, "flowcache.toml")
-        with open(config, "w") as f:
-            f.write('maxclients = 2\nclient-output-buffer-limit = "normal 1mb 512kb 60"\n')
-        port = free_port()
-        proc = start_flowcache(port, "--config", config)
-        try:
-            wait_for_port(port)
-            yield port
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=10)
+    with flowcache_for_tests('maxclients = 2\nclient-output-buffer-limit = "normal 1mb 512kb 60"\n') as port:
+        yield port
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,14 @@ invalidate another's WATCH.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
 from cache import resp
 from cache.reply import NULL_ARRAY, QUEUED, Error
-from support import free_port, wait_for_port
 from tests.cache.harness import Harness, RedisOracle
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.cache.servers import flowcache_for_tests
 
 
 class Twins:
@@ -328,15 +322,8 @@ def test_errors_inside_exec_are_replies_not_exceptions():
 
 @pytest.fixture(scope="module")
 def flowcache_port():
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "flowcache", "serve", "--port", str(port)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
+    with flowcache_for_tests() as port:
         yield port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
 
 
 @pytest.mark.parametrize("protocol", [2, 3])
