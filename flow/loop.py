@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 from heapq import heappush as _heappush
+import functools
 import json
 import logging
 import os
@@ -43,6 +44,7 @@ class TaskPriority:
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@functools.lru_cache(maxsize=4096)  # a BUGGIFY point is evaluated often; relpath is slow
 def _site_name(filename: str, line: int) -> str:
     """A BUGGIFY site as `package/module.py:line`, the same on every machine."""
     try:
