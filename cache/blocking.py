@@ -11,7 +11,7 @@ under every (db index, key) it waits on:
         return reply
     return blocking.block(client, keys, timeout_ms, try_pop, NULL_ARRAY)
 
-Every write reaches `_key_modified` (a `keyspace.KEY_MODIFIED_HOOKS`
+Every write reaches `_key_modified` (a `keyspace.WATCH_HOOKS`
 hook), which marks a waited-for key ready. After each command (after a
 whole EXEC) the dispatcher calls `serve_ready_keys`: each ready key's
 waiters, oldest first, get their `retry()`, during which `serving_key()`

@@ -40,10 +40,13 @@ def execute(client: Any, argv: list[bytes]) -> Any:
     commands = state.commands
     spec = commands.get(argv[0].lower())
     if spec is None or spec.subcommands is not None:
+        container = spec
         spec = find(argv, commands)
-        if spec.__class__ is Error:  # unknown command or subcommand
-            client.last_command = NULL_COMMAND
-            return reject(client, None, spec)
+        if spec.__class__ is Error:  # unknown command or subcommand, or a bare container
+            # A bare container (CONFIG alone) fails its own arity check: Redis counts it there.
+            known = container if container is not None and len(argv) < 2 else None
+            client.last_command = NULL_COMMAND if known is None else known.name
+            return reject(client, known, spec)
     name = client.last_command = spec.name
     arity = spec.arity
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:

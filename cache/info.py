@@ -12,7 +12,6 @@ Other modules add fields with `EXTRA_FIELDS[section].append(fn)`, where
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import Any, Callable
 
 from cache import eviction, latency, memory, pubsub
@@ -27,16 +26,20 @@ SECTION_ORDER = tuple(TITLES)
 DEFAULT_SECTIONS = frozenset(SECTION_ORDER) - {"commandstats", "latencystats"}
 ALL_SECTIONS = frozenset(SECTION_ORDER)
 
-LRU_CLOCK_MAX = (1 << 24) - 1
-
 Fields = list[tuple[str, Any]]
 CpuTimes = tuple[float, float, float, float]  # sys, user, children sys, children user (s)
 
-# Facts about the build and host, fixed for the life of the process.
+# Facts about the build, fixed for the life of the process (the host's: `set_os_name`).
 BUILD_ID = int(hashlib.sha1(FLOWCACHE_VERSION.encode()).hexdigest()[:16], 16)
-OS_NAME = " ".join(getattr(os.uname(), f) for f in ("sysname", "release", "machine"))
-
+_os_name = "unknown"
 _cpu_source: Callable[[], CpuTimes] | None = None
+
+
+def set_os_name(name: str) -> None:
+    """The host's `uname` for `os:`; set by the real server only, so the
+    simulator's INFO does not depend on the machine it replays on."""
+    global _os_name
+    _os_name = name
 
 
 def set_cpu_source(source: Callable[[], CpuTimes] | None) -> None:
@@ -44,6 +47,8 @@ def set_cpu_source(source: Callable[[], CpuTimes] | None) -> None:
     (CPU time would make INFO differ between replays of one seed)."""
     global _cpu_source
     _cpu_source = source
+
+
 EXTRA_FIELDS: dict[str, list[Callable[[Any], Fields]]] = {name: [] for name in SECTION_ORDER}
 
 
@@ -94,12 +99,12 @@ def _server(server: Any) -> Fields:
     return [
         ("redis_version", REDIS_VERSION), ("redis_git_sha1", "00000000"),
         ("redis_git_dirty", 0), ("redis_build_id", f"{BUILD_ID:x}"),
-        ("redis_mode", "standalone"), ("os", OS_NAME), ("arch_bits", 64),
+        ("redis_mode", "standalone"), ("os", _os_name), ("arch_bits", 64),
         ("multiplexing_api", "flow"), ("process_id", server.process_id),
         ("run_id", server.run_id), ("tcp_port", server.tcp_port),
         ("server_time_usec", server.now_us), ("uptime_in_seconds", uptime),
         ("uptime_in_days", uptime // 86400), ("hz", config["hz"]),
-        ("configured_hz", config["hz"]), ("lru_clock", server.lru_clock & LRU_CLOCK_MAX),
+        ("configured_hz", config["hz"]), ("lru_clock", server.lru_clock & eviction.LRU_CLOCK_MAX),
         ("config_file", config.source), ("flowcache_version", FLOWCACHE_VERSION),
     ]
 
@@ -125,7 +130,7 @@ def memory_overhead(server: Any) -> int:
 
 def _memory(server: Any) -> Fields:
     used = used_memory(server)
-    server.used_memory_peak = peak = eviction.peak_memory(server)
+    peak = eviction.peak_memory(server)
     rss = memory.process_rss() or used
     overhead = min(memory_overhead(server), used)
     startup = eviction.STARTUP_MEMORY

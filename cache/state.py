@@ -7,8 +7,9 @@ exactly in simulation. `Client` is what a handler receives as its first
 argument.
 
 Lifecycle contract with the connection code: creating a `Client` registers
-it in `server.clients` (CLIENT LIST/KILL see it); call
-`server.remove_client(client)` when its connection closes. CLIENT KILL
+it in `server.clients` (CLIENT LIST/KILL see it); the connection actor's
+`cache.server._forget_client` drops it, with its waits, WATCHes and
+subscriptions, when its connection closes. CLIENT KILL
 calls `client.kill()`, which marks it `close_after_reply` and calls its
 `on_kill` hook (set by the connection actor) so an idle connection closes too.
 """
@@ -103,7 +104,6 @@ class ServerState:
         self.tcp_port = self.config["port"]  # the port actually bound, set by the listener
         self.process_id = 0  # set by the process entry point (INFO process_id)
         self.dirty = 0  # changes since start (INFO rdb_changes_since_last_save)
-        self.used_memory_peak = 0  # highest estimate INFO has reported
         # (db index, key) -> {client id: cache.blocking.Blocked}, oldest waiter first
         self.blocked_on: dict[tuple[int, bytes], dict[int, Any]] = {}
         # keys written since the last dispatch that someone blocks on (an ordered set)

@@ -118,6 +118,7 @@ def serve(args: Any) -> int:
         server = CacheServer(config, net.network())
         cache.memory.set_rss_source(read_proc_rss)
         cache.info.set_cpu_source(read_cpu_times)
+        cache.info.set_os_name(" ".join(os.uname()[i] for i in (0, 2, 4)))
         bind = str(config.get("bind")).split()[0]
         try:
             server.start(bind, int(config.get("port")))

@@ -11,15 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from sim.checkers import (check_linearizable, check_liveness, check_no_errors, check_queue, check_ttl)
-from sim.checkers.base import Failure, Result
+from sim.checkers.base import Failure, Result, is_error
 from sim.checkers.memory import check_memory
 from sim.checkers.pubsub import check_pubsub
 from sim.history import History
-from sim.workloads import EXPECTED_ERRORS
+from sim.workloads import EXPECTED_ERRORS, server_of
 
 # The random workload throws every command at every key: error replies are its
 # normal, and only these betray a broken server or protocol.
 RANDOM_FORBIDDEN = ("ERR Protocol error", "ERR unknown command", "ERR unknown subcommand")
+_RANDOM_FORBIDDEN_BYTES = tuple(prefix.encode() for prefix in RANDOM_FORBIDDEN)
 
 
 def run_checks(scenario: Any, history: History, *, heal_time: float, end_time: float,
@@ -66,10 +67,6 @@ def _merged(results) -> Result:
     return Result(failures, unknown, stats)
 
 
-def _server_of(scenario: Any, workload: dict[str, Any]) -> str:
-    return workload["server"] or scenario.servers[0]["name"]
-
-
 def _split_by_server(scenario: Any, history: History) -> list[tuple[str, History]]:
     """(server, its ops and events) for each server; one server: the history itself."""
     names = [server["name"] for server in scenario.servers]
@@ -78,7 +75,7 @@ def _split_by_server(scenario: Any, history: History) -> list[tuple[str, History
     owner = {}
     for index, workload in enumerate(scenario.workloads):
         for client in range(workload["clients"] + 1):  # + the queue workload's final reader
-            owner[index * 1000 + client] = _server_of(scenario, workload)
+            owner[index * 1000 + client] = server_of(scenario, workload)
     parts = []
     for name in names:
         part = History()
@@ -103,9 +100,14 @@ def _without_random(scenario: Any, history: History) -> History:
     random_clients = _random_clients(scenario)
     if not random_clients:
         return history
+    return _with_ops(history, [op for op in history.ops if op.client not in random_clients])
+
+
+def _with_ops(history: History, ops: list) -> History:
+    """The same events with only `ops` (a filtered view for one checker)."""
     kept = History()
     kept.events = history.events
-    kept.ops = [op for op in history.ops if op.client not in random_clients]
+    kept.ops = ops
     return kept
 
 
@@ -113,7 +115,7 @@ def _queue_keys(scenario: Any, server: str) -> list[bytes]:
     """The lists the queue workloads use on `server`."""
     keys: dict[bytes, None] = {}
     for workload in scenario.workloads:
-        if workload["kind"] == "queue" and _server_of(scenario, workload) == server:
+        if workload["kind"] == "queue" and server_of(scenario, workload) == server:
             keys.update(dict.fromkeys(b"queue:%d" % k for k in range(workload["keys"])))
     return list(keys)
 
@@ -126,21 +128,10 @@ def _no_errors(scenario: Any, history: History, allowed: list[str]) -> Result:
     if not random_clients:
         return check_no_errors(history, allowed=prefixes)
     # Error replies to the random workload count only when they betray the protocol.
-    plain = History()
-    plain.events = history.events
-    for op in history.ops:
-        if op.client not in random_clients:
-            plain.ops.append(op)
-        elif op.complete is not None and isinstance(op.reply, bytes) and \
-                bytes(op.reply).startswith(tuple(p.encode() for p in RANDOM_FORBIDDEN)) and _is_error(op.reply):
-            plain.ops.append(op)
-    return check_no_errors(plain, allowed=prefixes)
-
-
-def _is_error(reply: Any) -> bool:
-    from cache.reply import Error
-
-    return isinstance(reply, Error)
+    kept = [op for op in history.ops
+            if op.client not in random_clients
+            or (op.complete is not None and is_error(op.reply) and bytes(op.reply).startswith(_RANDOM_FORBIDDEN_BYTES))]
+    return check_no_errors(_with_ops(history, kept), allowed=prefixes)
 
 
 def actor_error_failure(time: float, actor_name: str, error: BaseException) -> Failure:

@@ -109,15 +109,14 @@ class Injector:
         return [name for name in self.world.host_names() if name not in inside]
 
     def _partition(self, fault: FaultPlan):
-        pairs = [(a, b) for a in fault.hosts for b in self._others(fault.hosts)]
-        for a, b in pairs:
-            key = (a, b) if a < b else (b, a)
+        # The count key is the sorted pair: a partition is symmetric.
+        pairs = [(a, b, (a, b) if a < b else (b, a)) for a in fault.hosts for b in self._others(fault.hosts)]
+        for a, b, key in pairs:
             self._partitions[key] = self._partitions.get(key, 0) + 1
             self.net.partition(a, b)
 
         def lift() -> None:
-            for a, b in pairs:
-                key = (a, b) if a < b else (b, a)
+            for a, b, key in pairs:
                 left = self._partitions.get(key, 0) - 1
                 if left <= 0:
                     self._partitions.pop(key, None)

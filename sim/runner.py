@@ -128,15 +128,9 @@ def run_seed(scenario: Scenario | str, seed: int, options: RunOptions | None = N
     actor_errors: list[tuple[float, str, BaseException]] = []
     loop.error_hook = lambda name, error: actor_errors.append((loop.now(), name, error))
     close_trace = loop.trace_to_file(options.trace) if options.trace else None
-    state: dict[str, Any] = {}
-    crash = None
     try:
-        loop.run(lambda: _simulate(scenario, loop, state, actor_errors))
-    except Exception as exc:  # noqa: BLE001 - a crash of the simulation is a failed seed, with its reason
-        crash = exc
+        state, crash = _run_world(scenario, loop, actor_errors)
     finally:
-        if "observer" in state:
-            state["observer"].__exit__()
         if close_trace is not None:
             close_trace()
     simulated = time.perf_counter()
@@ -186,6 +180,20 @@ def _actor_failures(actor_errors: list[tuple[float, str, BaseException]]) -> lis
         line = str(actor_error_failure(when, name, error))
         out.append(line + (f" ({count} times)" if count > 1 else ""))
     return out
+
+
+def _run_world(scenario: Scenario, loop: Any, actor_errors: list) -> tuple[dict[str, Any], Exception | None]:
+    """Run the simulation on `loop`: what it built (world, observer, faults) and its crash, if any."""
+    state: dict[str, Any] = {}
+    crash = None
+    try:
+        loop.run(lambda: _simulate(scenario, loop, state, actor_errors))
+    except Exception as exc:  # noqa: BLE001 - a crash of the simulation is a failed seed, with its reason
+        crash = exc
+    finally:
+        if "observer" in state:
+            state["observer"].__exit__()
+    return state, crash
 
 
 @flow.actor
@@ -309,14 +317,7 @@ def _digest_of(path: str, seed: int, options: dict[str, Any], steps: bool) -> di
     sim = scenario.simulation
     loop = flow.SimLoop(seed=seed, buggify=buggify_for(opts.buggify or sim["buggify"], seed), record_steps=steps)
     loop.error_hook = lambda name, error: None
-    state: dict[str, Any] = {}
-    try:
-        loop.run(lambda: _simulate(scenario, loop, state, []))
-    except Exception:  # noqa: BLE001 - a crash is compared like any other ending
-        pass
-    finally:
-        if "observer" in state:
-            state["observer"].__exit__()
+    state, _crash = _run_world(scenario, loop, [])  # a crash is compared like any other ending
     out: dict[str, Any] = {"digest": f"{loop.digest():016x}", "events": loop.steps, "pid": os.getpid()}
     if steps and loop.step_log is not None:
         out["times"] = array("d", (t for _, t, _ in loop.step_log)).tobytes()

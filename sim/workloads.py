@@ -43,7 +43,7 @@ class WorkloadContext:
         self.index = index
         self.history = runner.history
         self.rng = flow.current_loop().random
-        server = spec["server"] or runner.scenario.servers[0]["name"]
+        server = server_of(runner.scenario, spec)
         self.server = server
         self.port = next(s["port"] for s in runner.scenario.servers if s["name"] == server)
         self.keys = [b"%s:%d" % (spec["kind"].encode(), k) for k in range(spec["keys"])]
@@ -80,6 +80,11 @@ class WorkloadContext:
             from sim.history import show_reply
 
             flow.trace("SimComplete", op=op.index, client=op.client, reply=show_reply(reply))
+
+
+def server_of(scenario: Any, spec: dict[str, Any]) -> str:
+    """The server a workload talks to: its `server`, else the scenario's first."""
+    return spec["server"] or scenario.servers[0]["name"]
 
 
 def _zipf_table(n: int, s: float = 1.1) -> list[float]:

@@ -19,6 +19,7 @@ from cache.commands.sets import (
     SCAN_COMPLEXITY,
     collection_scan_options,
     parse_range_count,
+    remove_each,
     sample_distinct,
 )
 from cache.commands.strings import (
@@ -210,21 +211,7 @@ def hdel(client: Any, argv: list[bytes]) -> Any:
     value = hash_or_none(db.lookup_write(key))
     if value is None:
         return 0
-    deleted = 0
-    for field in argv[2:]:
-        if value.delete(field):
-            deleted += 1
-            if not value:
-                db.delete(key)
-                break
-    if deleted:
-        if value:
-            db.on_key_modified(key)
-        notify(client.server, "h", b"hdel", key, db.index)
-        if not value:
-            notify(client.server, "g", b"del", key, db.index)
-    client.server.dirty += deleted
-    return deleted
+    return remove_each(client, key, value, argv[2:], value.delete, "h", b"hdel")
 
 
 @command("HLEN", 2, "readonly fast", keys=(1, 1, 1), group="hash", since="2.0.0",

@@ -413,29 +413,32 @@ def rpoplpush(client: Any, argv: list[bytes]) -> Any:
 # -- multi-key pops --------------------------------------------------------------
 
 
-def _parse_mpop(argv: list[bytes], numkeys_index: int) -> tuple[list[bytes], bool, int]:
-    """lmpopGenericCommand's parsing: (keys, from_head, count)."""
-    numkeys = _ranged_long(argv[numkeys_index], 1, errors.NUMKEYS_NOT_POSITIVE)
-    where_index = numkeys_index + numkeys + 1
-    if where_index >= len(argv):
+def parse_mpop(argv: list[bytes], numkeys_at: int, yes_word: bytes,
+               no_word: bytes) -> tuple[list[bytes], bool, int]:
+    """LMPOP's and ZMPOP's shared parsing: (keys, where == yes_word, count); one copy keeps
+    their error order identical."""
+    numkeys = _ranged_long(argv[numkeys_at], 1, errors.NUMKEYS_NOT_POSITIVE)
+    where_at = numkeys_at + numkeys + 1
+    if where_at >= len(argv):
         raise CommandError(errors.SYNTAX)
-    from_head = _from_head(argv[where_index])
+    where = option_word(argv[where_at])
+    if where not in (yes_word, no_word):
+        raise CommandError(errors.SYNTAX)
     count = None
-    i = where_index + 1
+    i = where_at + 1
     while i < len(argv):
         if count is not None or option_word(argv[i]) != b"COUNT" or i + 1 >= len(argv):
             raise CommandError(errors.SYNTAX)
         count = _ranged_long(argv[i + 1], 1, errors.MPOP_COUNT_NOT_POSITIVE)
         i += 2
-    return argv[numkeys_index + 1:where_index], from_head, 1 if count is None else count
+    return argv[numkeys_at + 1:where_at], where == yes_word, 1 if count is None else count
 
 
-def _serve_first(client: Any, keys: list[bytes], from_head: bool, count: int | None,
-                 waiting: bool) -> Any:
-    """Pop from the first non-empty list of `keys`: [key, element], or [key, elements] with
-    a count; None when all are empty. A woken client tries only the key that became ready
-    (Redis serves each ready key in turn) and skips a key of another type (Redis 7.0 leaves
-    it blocked) where a first attempt answers WRONGTYPE."""
+def first_ready(client: Any, keys: list[bytes], value_type: type, waiting: bool) -> Any:
+    """The first non-empty collection of `keys` as (key, value), or None; shared by the list
+    and zset blocking pops. A woken client tries only the key that became ready (Redis
+    serves each ready key in turn) and skips a key of another type (Redis 7.0 leaves it
+    blocked) where a first attempt answers WRONGTYPE."""
     if waiting:
         ready = blocking.serving_key()
         if ready is not None:
@@ -445,14 +448,26 @@ def _serve_first(client: Any, keys: list[bytes], from_head: bool, count: int | N
         value = lookup(key)
         if value is None:
             continue
-        if type(value) is not ListValue:
+        if type(value) is not value_type:
             if waiting:
                 continue
             raise CommandError(errors.WRONGTYPE)
-        if count is None:
-            return [key, _pop_one(client, key, value, from_head)]
-        return [key, _pop_count(client, key, value, from_head, count)]
+        if len(value):
+            return key, value
     return None
+
+
+def _serve_first(client: Any, keys: list[bytes], from_head: bool, count: int | None,
+                 waiting: bool) -> Any:
+    """Pop from the first non-empty list of `keys`: [key, element], or [key, elements] with
+    a count; None when all are empty."""
+    found = first_ready(client, keys, ListValue, waiting)
+    if found is None:
+        return None
+    key, value = found
+    if count is None:
+        return [key, _pop_one(client, key, value, from_head)]
+    return [key, _pop_count(client, key, value, from_head, count)]
 
 
 _MPOP_COMPLEXITY = ("O(N+M) where N is the number of provided keys and M is the number of "
@@ -465,7 +480,7 @@ _MPOP_COMPLEXITY = ("O(N+M) where N is the number of provided keys and M is the 
          acl="@write @list @slow",
          args="numkeys:integer key... (where=LEFT|RIGHT) [COUNT count:integer]")
 def lmpop(client: Any, argv: list[bytes]) -> Any:
-    keys, from_head, count = _parse_mpop(argv, 1)
+    keys, from_head, count = parse_mpop(argv, 1, b"LEFT", b"RIGHT")
     reply = _serve_first(client, keys, from_head, count, False)
     return NULL_ARRAY if reply is None else reply
 
@@ -513,7 +528,7 @@ def brpop(client: Any, argv: list[bytes]) -> Any:
          complexity=_MPOP_COMPLEXITY, acl="@write @list @slow @blocking",
          args="timeout:double numkeys:integer key... (where=LEFT|RIGHT) [COUNT count:integer]")
 def blmpop(client: Any, argv: list[bytes]) -> Any:
-    keys, from_head, count = _parse_mpop(argv, 2)
+    keys, from_head, count = parse_mpop(argv, 2, b"LEFT", b"RIGHT")
     timeout_ms = blocking.parse_timeout(argv[1])
     return _blocking_pop(client, keys, from_head, count, timeout_ms)
 

@@ -120,10 +120,17 @@ def sadd(client: Any, argv: list[bytes]) -> Any:
 
 def remove_members(client: Any, key: bytes, value: SetValue, members: Iterable[bytes]) -> int:
     """Remove members, deleting the key as soon as the set is empty (as SREM does)."""
+    return remove_each(client, key, value, members, value.remove, "s", b"srem")
+
+
+def remove_each(client: Any, key: bytes, value: Any, items: Iterable[bytes],
+                remove: Callable[[bytes], bool], event_class: str, event: bytes) -> int:
+    """SREM's and HDEL's shared loop: the key goes as soon as the collection is empty, and
+    the type event precedes the `del` event."""
     db = client.db
     removed = 0
-    for member in members:
-        if value.remove(member):
+    for item in items:
+        if remove(item):
             removed += 1
             if not value:
                 db.delete(key)
@@ -131,7 +138,7 @@ def remove_members(client: Any, key: bytes, value: SetValue, members: Iterable[b
     if removed:
         if value:
             db.on_key_modified(key)
-        notify(client.server, "s", b"srem", key, db.index)
+        notify(client.server, event_class, event, key, db.index)
         if not value:
             notify(client.server, "g", b"del", key, db.index)
     client.server.dirty += removed

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from cache import blocking, errors
 from cache.commands.keys import parse_cursor
+from cache.commands.lists import first_ready, parse_mpop
 from cache.commands.sets import (SCAN_ARGS, SCAN_COMPLEXITY, collection_scan_options,
                                  parse_positive, parse_range_count)
 from cache.commands.strings import LLONG_MAX, option_word, parse_ll
@@ -294,30 +295,6 @@ def zpopmax(client: Any, argv: list[bytes]) -> Any:
     return _zpop_command(client, argv, True)
 
 
-def parse_mpop(argv: list[bytes], numkeys_at: int) -> tuple[list[bytes], bool, int]:
-    """zmpopGenericCommand's arguments: (keys, pop the highest, count)."""
-    numkeys = parse_ll(argv[numkeys_at], errors.NUMKEYS_NOT_POSITIVE)
-    if numkeys < 1:
-        raise CommandError(errors.NUMKEYS_NOT_POSITIVE)
-    where_at = numkeys_at + numkeys + 1
-    if where_at >= len(argv):
-        raise CommandError(errors.SYNTAX)
-    where = option_word(argv[where_at])
-    if where not in (b"MIN", b"MAX"):
-        raise CommandError(errors.SYNTAX)
-    count = -1
-    j = where_at + 1
-    while j < len(argv):
-        if count == -1 and option_word(argv[j]) == b"COUNT" and j + 1 < len(argv):
-            count = parse_ll(argv[j + 1], errors.MPOP_COUNT_NOT_POSITIVE)
-            if count < 1:
-                raise CommandError(errors.MPOP_COUNT_NOT_POSITIVE)
-            j += 2
-        else:
-            raise CommandError(errors.SYNTAX)
-    return argv[numkeys_at + 1:where_at], where == b"MAX", max(count, 1)
-
-
 _MPOP_COMPLEXITY = ("O(K) + O(M*log(N)) where K is the number of provided keys, N being the "
                     "number of elements in the sorted set, and M being the number of elements "
                     "popped.")
@@ -329,7 +306,7 @@ _MPOP_ARGS = "numkeys:integer key... (where=MIN|MAX) [COUNT count:integer]"
          summary="Remove and return members with scores in a sorted set",
          complexity=_MPOP_COMPLEXITY, acl="@write @sortedset @slow", args=_MPOP_ARGS)
 def zmpop(client: Any, argv: list[bytes]) -> Any:
-    keys, highest, count = parse_mpop(argv, 1)
+    keys, highest, count = parse_mpop(argv, 1, b"MAX", b"MIN")
     return zpop(client, keys, highest, count, True, True, True)
 
 
@@ -338,28 +315,11 @@ def zmpop(client: Any, argv: list[bytes]) -> Any:
 
 def _serve_first(client: Any, keys: list[bytes], highest: bool, count: int, nested: bool,
                  waiting: bool) -> Any:
-    """Pop from the first non-empty zset of `keys` with the key in the reply; None if none.
-
-    A woken client tries only the key that became ready (Redis serves each ready
-    key in turn) and skips a key of another type (Redis 7.0 keeps it blocked),
-    where the first attempt answers WRONGTYPE.
-    """
-    if waiting:
-        ready = blocking.serving_key()
-        if ready is not None:
-            keys = [ready]
-    lookup = client.db.lookup_write
-    for key in keys:
-        value = lookup(key)
-        if value is None:
-            continue
-        if type(value) is not ZSet:
-            if waiting:
-                continue
-            raise CommandError(errors.WRONGTYPE)
-        if len(value):
-            return zpop(client, [key], highest, count, True, nested, True)
-    return None
+    """Pop from the first non-empty zset of `keys` with the key in the reply; None if none."""
+    found = first_ready(client, keys, ZSet, waiting)
+    if found is None:
+        return None
+    return zpop(client, [found[0]], highest, count, True, nested, True)
 
 
 def _blocking_zpop(client: Any, keys: list[bytes], highest: bool, count: int, nested: bool,
@@ -405,7 +365,7 @@ def bzpopmax(client: Any, argv: list[bytes]) -> Any:
          complexity=_MPOP_COMPLEXITY, acl="@write @sortedset @slow @blocking",
          args="timeout:double " + _MPOP_ARGS)
 def bzmpop(client: Any, argv: list[bytes]) -> Any:
-    keys, highest, count = parse_mpop(argv, 2)
+    keys, highest, count = parse_mpop(argv, 2, b"MAX", b"MIN")
     timeout_ms = blocking.parse_timeout(argv[1])
     return _blocking_zpop(client, keys, highest, count, True, timeout_ms)
 
