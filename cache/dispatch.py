@@ -2,17 +2,23 @@
 
 `execute(client, argv)` is Redis 7.0's processCommand: look the command up,
 refuse it (unknown, arity, NOAUTH, no-multi, OOM, RESP2 subscribed
-context, a MONITOR client touching keys), queue it inside MULTI, or `call` it; then serve clients blocked
-on keys the command made ready. `call` is Redis's call(): run the handler,
-count the command, its time and its errors (INFO commandstats and
-errorstats), then report it to `diagnostics.after_call` (latency
-histogram, slow log, MONITOR). EXEC runs its queued commands through
-`call` alone.
+context, a MONITOR client touching keys), queue it inside MULTI, or run it
+as Redis's call() does; then serve clients blocked on keys the command
+made ready. EXEC runs its queued commands through `call` alone.
 
-Refusals count as `rejected_calls`, errors the handler returns as
-`failed_calls`; a command's failures are the errors recorded between the
-end of the previous call and the end of its own, so errors of the commands
-EXEC runs are theirs, not EXEC's, as in Redis.
+Running a command counts it (INFO commandstats: calls, usec, and its
+errors), adds its run time to its latency histogram, and hands it to
+`diagnostics.watched` (latency samples, slow log, MONITOR) when it ran for
+at least `state.watch_us`: the least duration any of those could want, 0
+while anyone monitors. `watched` recomputes that bound each time it runs,
+so anything that changes it (CONFIG SET, MONITOR) only sets it to 0.
+
+Each server keeps a `Route` per command: its spec with this server's
+counters and histogram, so the common command costs one dict lookup by
+its name as sent. Refusals count as `rejected_calls`, errors the handler
+returns as `failed_calls`; a command's failures are the errors recorded
+between the end of the previous call and the end of its own, so errors of
+the commands EXEC runs are theirs, not EXEC's, as in Redis.
 """
 
 from __future__ import annotations
@@ -21,22 +27,93 @@ from typing import Any
 
 from cache import blocking, errors, pubsub
 from cache.blocking import Blocked
-from cache.commands.diagnostics import after_call, refusal
+from cache.commands.diagnostics import refusal, watched
 from cache.commands.table import CommandSpec, find
 from cache.eviction import free_memory_if_needed
+from cache.latency import SMALL_US, monitor_of
 from cache.reply import QUEUED, Error
 
 NULL_COMMAND = b"NULL"  # CLIENT LIST's cmd= after an unknown command
+MAX_ROUTE_NAMES = 1024  # command names, as sent (any letter case), a server remembers
+
+
+class Route:
+    """One command on one server: its spec, its INFO commandstats entry and its histogram."""
+
+    __slots__ = ("spec", "name", "handler", "arity", "counts", "histogram", "small", "direct")
+
+    def __init__(self, state: Any, spec: CommandSpec) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.handler = spec.handler
+        self.arity = spec.arity
+        commandstats = state.stats.commandstats
+        counts = commandstats.get(spec.name)
+        if counts is None:
+            counts = commandstats[spec.name] = [0, 0, 0, 0]
+        self.counts = counts  # [calls, usec, rejected_calls, failed_calls]
+        self.histogram = monitor_of(state).histogram(spec.name)
+        self.small = self.histogram.small
+        # Whether `execute` may take this route on the name alone (a command that is
+        # no container's): refused for nothing but arity and OOM from a plain client.
+        self.direct = spec.parent is None and not spec.no_multi and not spec.runs_in_multi
+
+
+def route_of(state: Any, spec: CommandSpec) -> Route:
+    routes = state.stats.command_routes
+    route = routes.get(spec.name)
+    if route is None:
+        route = routes[spec.name] = Route(state, spec)
+    return route
 
 
 def execute(client: Any, argv: list[bytes]) -> Any:
     """Run one command for `client` and return its reply value (maybe a `blocking.Blocked`)."""
     state = client.server
-    wall_time = state.wall_time
-    started = wall_time()
+    started = state.wall_time()
     now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
     if now_ms // 1000 != state.lru_clock:
         state.lru_clock = now_ms // 1000
+    route = state.routes.get(argv[0])
+    if (route is None or client.multi >= 0 or not client.authenticated or client.monitoring
+            or (client.proto == 2 and (client.sub or client.psub or client.ssub))):
+        return _execute_checked(client, argv, started)
+    # The common case: a known simple command from a plain client; inlines `_run`.
+    name = client.last_command = route.name
+    arity = route.arity
+    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+        return reject(client, route.spec, errors.wrong_arity(name))
+    if state.memory.maxmemory and not free_memory_if_needed(state) and route.spec.deny_oom:
+        return reject(client, route.spec, errors.OOM)
+    try:
+        reply = route.handler(client, argv)
+    except errors.CommandError as exc:
+        reply = Error(exc.message)
+    usec = int((state.wall_time() - started) * 1_000_000)
+    counts = route.counts
+    counts[0] += 1
+    counts[1] += usec
+    if reply.__class__ is Blocked:  # histogram and slow log wait until it is served
+        reply.spec, reply.argv, reply.call_us = route.spec, argv, usec
+        watched(client, route.spec, argv, usec, True)
+    else:
+        if reply.__class__ is Error:  # a direct command's only error is its reply
+            state.stats.record_error(reply)
+            counts[3] += 1
+        if 0 <= usec < SMALL_US:
+            route.small[usec] += 1
+        else:
+            route.histogram.record_us(usec)
+        if usec >= state.watch_us:
+            watched(client, route.spec, argv, usec)
+    if state.ready_keys:
+        blocking.serve_ready_keys(state)
+    return reply
+
+
+def _execute_checked(client: Any, argv: list[bytes], started: float) -> Any:
+    """`execute` with every check, for what its common case does not cover."""
+    state = client.server
     commands = state.commands
     spec = commands.get(argv[0].lower())
     if spec is None or spec.subcommands is not None:
@@ -47,6 +124,12 @@ def execute(client: Any, argv: list[bytes]) -> Any:
             known = container if container is not None and len(argv) < 2 else None
             client.last_command = NULL_COMMAND if known is None else known.name
             return reject(client, known, spec)
+        route = route_of(state, spec)
+    else:
+        route = route_of(state, spec)
+        routes = state.stats.routes
+        if route.direct and len(routes) < MAX_ROUTE_NAMES:
+            routes[argv[0]] = route  # next time `execute` finds it by the name as sent
     name = client.last_command = spec.name
     arity = spec.arity
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
@@ -76,29 +159,7 @@ def execute(client: Any, argv: list[bytes]) -> Any:
         if spec.deny_oom:
             client.queued_denyoom = True
         return QUEUED
-    # call(), inlined: this is the hot path
-    stats = state.stats
-    stats.error_mark = stats.total_error_replies
-    try:
-        reply = spec.handler(client, argv)  # type: ignore[misc]
-    except errors.CommandError as exc:
-        reply = Error(exc.message)
-    if reply.__class__ is Error:
-        stats.record_error(reply)
-    entry = stats.commandstats.get(name)
-    if entry is None:
-        entry = stats.commandstats[name] = [0, 0, 0, 0]
-    entry[0] += 1
-    entry[1] += (usec := int((wall_time() - started) * 1_000_000))
-    if stats.total_error_replies != stats.error_mark:  # errors of EXEC's commands are theirs
-        entry[3] += 1
-        stats.error_mark = stats.total_error_replies
-    stats.total_commands_processed += 1
-    if reply.__class__ is Blocked:  # histogram and slow log wait until it is served
-        reply.spec, reply.argv, reply.call_us = spec, argv, usec
-        after_call(client, spec, argv, usec, True)
-    else:
-        after_call(client, spec, argv, usec)
+    reply = _run(client, route, argv, started)
     if state.ready_keys:
         blocking.serve_ready_keys(state)
     return reply
@@ -107,36 +168,46 @@ def execute(client: Any, argv: list[bytes]) -> Any:
 def call(client: Any, spec: CommandSpec, argv: list[bytes]) -> Any:
     """Run a command that passed every check (EXEC's queued ones); count it in INFO stats."""
     state = client.server
+    return _run(client, route_of(state, spec), argv, state.wall_time())
+
+
+def _run(client: Any, route: Route, argv: list[bytes], started: float) -> Any:
+    """Redis's call(): the handler, then its counters, histogram and `watched`."""
+    state = client.server
     stats = state.stats
-    started = state.wall_time()
     stats.error_mark = stats.total_error_replies
     try:
-        reply = spec.handler(client, argv)  # type: ignore[misc]
+        reply = route.handler(client, argv)  # type: ignore[misc]
     except errors.CommandError as exc:
         reply = Error(exc.message)
     if reply.__class__ is Error:
         stats.record_error(reply)
-    entry = stats.commandstats.get(spec.name)
-    if entry is None:
-        entry = stats.commandstats[spec.name] = [0, 0, 0, 0]
-    entry[0] += 1
-    entry[1] += (usec := int((state.wall_time() - started) * 1_000_000))
+    usec = int((state.wall_time() - started) * 1_000_000)
+    counts = route.counts
+    counts[0] += 1
+    counts[1] += usec
     if stats.total_error_replies != stats.error_mark:
-        entry[3] += 1
+        counts[3] += 1
         stats.error_mark = stats.total_error_replies
-    stats.total_commands_processed += 1
-    after_call(client, spec, argv, usec)
+    if reply.__class__ is Blocked:
+        reply.spec, reply.argv, reply.call_us = route.spec, argv, usec
+        watched(client, route.spec, argv, usec, True)
+        return reply
+    if 0 <= usec < SMALL_US:
+        route.small[usec] += 1
+    else:
+        route.histogram.record_us(usec)
+    if usec >= state.watch_us:
+        watched(client, route.spec, argv, usec)
     return reply
 
 
 def reject(client: Any, spec: CommandSpec | None, message: bytes | Error) -> Error:
     """Refuse a command before it runs: counted as rejected; inside MULTI, EXEC will abort."""
-    stats = client.server.stats
+    state = client.server
+    stats = state.stats
     if spec is not None:
-        entry = stats.commandstats.get(spec.name)
-        if entry is None:
-            entry = stats.commandstats[spec.name] = [0, 0, 0, 0]
-        entry[2] += 1
+        route_of(state, spec).counts[2] += 1
     if client.multi >= 0:
         client.dirty_exec = True
     if spec is not None and spec.name == "exec":

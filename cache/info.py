@@ -222,6 +222,8 @@ def _replication(server: Any) -> Fields:
 def _commandstats(server: Any) -> Fields:
     fields = []
     for name, (calls, usec, rejected, failed) in server.stats.commandstats.items():
+        if not (calls or rejected or failed):  # made for a command queued in MULTI, say
+            continue
         per_call = usec / calls if calls else 0.0
         fields.append((f"cmdstat_{name}", f"calls={calls},usec={usec},usec_per_call="
                                           f"{per_call:.2f},rejected_calls={rejected},"

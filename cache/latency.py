@@ -168,6 +168,17 @@ class LatencyMonitor:
     def _set_threshold(self, value: int) -> None:
         self.threshold = value
 
+    def histogram(self, name: str) -> "Histogram":
+        """The histogram of the command with this full name, made empty if it had none.
+
+        An empty one (a command refused, or blocked and never served) is not
+        shown: Redis makes a histogram only when it first counts into it.
+        """
+        histogram = self.histograms.get(name)
+        if histogram is None:
+            histogram = self.histograms[name] = Histogram()
+        return histogram
+
     def add_sample(self, event: str, latency_ms: int) -> None:
         series = self.events.get(event)
         if series is None:
@@ -205,7 +216,7 @@ def record(state: Any, event: str, duration_ms: int) -> None:
 
 def record_command(state: Any, spec: Any, duration_us: int, blocked: bool = False) -> None:
     """A call's "command"/"fast-command" sample and histogram count (what
-    `cache.commands.diagnostics.after_call` does inline on the hot path).
+    the dispatcher and `cache.commands.diagnostics.watched` do on the hot path).
 
     A call that blocked joins its histogram only once served (`record_unblocked`).
     """
@@ -227,10 +238,7 @@ def record_unblocked(state: Any, spec: Any, call_us: int, serve_us: int) -> None
 
 
 def _count(monitor: LatencyMonitor, spec: Any, duration_us: int) -> None:
-    histogram = monitor.histograms.get(spec.name)
-    if histogram is None:
-        histogram = monitor.histograms[spec.name] = Histogram()
-    histogram.record_us(duration_us)
+    monitor.histogram(spec.name).record_us(duration_us)
 
 
 # -- reports ------------------------------------------------------------------
@@ -436,6 +444,8 @@ def info_latencystats(state: Any) -> list[str]:
     monitor = monitor_of(state)
     lines = []
     for name, histogram in monitor.histograms.items():
+        if not histogram.total:
+            continue
         fields = ",".join("p%s=%.3f" % (_trim_double(p), histogram.value_at_percentile(p) / 1000.0)
                           for p in INFO_PERCENTILES)
         lines.append("latency_percentiles_usec_%s:%s" % (name, fields))
@@ -451,5 +461,11 @@ def _trim_double(value: float) -> str:
 
 
 def reset_histograms(state: Any) -> None:
-    """CONFIG RESETSTAT: Redis drops every command's histogram with the command stats."""
-    monitor_of(state).histograms.clear()
+    """CONFIG RESETSTAT: Redis drops every command's histogram with the command stats.
+
+    They are emptied in place (the dispatcher's routes hold them); an empty
+    one is not shown.
+    """
+    for histogram in monitor_of(state).histograms.values():
+        histogram.small[:] = [0] * SMALL_US
+        histogram.large.clear()

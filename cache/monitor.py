@@ -19,7 +19,7 @@ are refused (`refusal`), others (PING, CLIENT ID, SUBSCRIBE...) run. RESET
 or disconnection ends monitoring.
 
 The dispatcher reaches this module through
-`cache.commands.diagnostics.after_call` (which calls `feed` while anyone
+`cache.commands.diagnostics.watched` (which calls `feed` while anyone
 monitors) and `diagnostics.refusal` (which calls `refusal`).
 """
 
@@ -50,6 +50,7 @@ def start(client: Any) -> None:
     """Make `client` a monitor (the MONITOR command's effect)."""
     monitors_of(client.server)[client.id] = client
     client.monitoring = True
+    client.server.watch_us = 0  # the dispatcher now shows every call to diagnostics.watched
 
 
 def forget_client(client: Any) -> None:

@@ -109,6 +109,45 @@ def split_inline(line: bytes) -> list[bytes] | None:
         args.append(bytes(token))
 
 
+def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
+    """Every command in `buf` if it holds whole canonical multibulk commands and
+    nothing else (the usual read, pipelined or not), else None."""
+    lines = buf.split(b"\r\n")
+    complete = len(lines) - 1  # the last piece, after the final CRLF, is empty
+    count = _FAST_COUNT.get(lines[0])
+    if count is None:
+        return None
+    if complete == 2 * count + 1:  # one command
+        args = lines[2::2]
+        try:
+            if lines[1:-1:2] != list(map(_header_of_length, map(len, args))):
+                return None
+        except IndexError:
+            return None
+        return [args] if count else None
+    found = []
+    heads: list[bytes] = []
+    bodies: list[bytes] = []
+    counts = _FAST_COUNT
+    i = 0
+    try:
+        while i < complete:
+            count = counts[lines[i]]
+            j = i + 1 + 2 * count
+            if not count or j > complete:
+                return None
+            args = lines[i + 2:j:2]
+            heads += lines[i + 1:j:2]
+            bodies += args
+            found.append(args)
+            i = j
+        if heads != list(map(_header_of_length, map(len, bodies))):
+            return None
+    except (KeyError, IndexError):
+        return None
+    return found
+
+
 class RespParser:
     """Incremental request parser for one connection: `feed` bytes, pull `next_command`.
 
@@ -236,6 +275,49 @@ class RespParser:
             except (ValueError, KeyError, IndexError):
                 pass
         return self._parse(buf, pos)
+
+    def next_batch(self) -> list[list[bytes]]:
+        """Every command that can be taken now, oldest first; [] until more bytes arrive.
+
+        A read of whole commands comes back whole (one list for the server's
+        loop to walk); otherwise one command at a time. Raises ProtocolError,
+        after the commands before the bad one have been returned.
+        """
+        ready = self._ready
+        if ready and self.authenticated:
+            self._ready = []
+            ready.reverse()
+            return ready
+        buf = self._buf
+        if not ready and not self._tail:
+            if self._pos >= len(buf):
+                if buf:
+                    self._buf = b""
+                    self._pos = 0
+                return []
+            if (not self._pos and self._args is None and buf[0] == 42 and buf[-2:] == b"\r\n"
+                    and self._fast and self.authenticated):
+                found = _whole_commands(buf)
+                if found is not None:
+                    self._buf = b""
+                    return found
+        args = self.next_command()
+        if args is None:
+            return []
+        ready = self._ready
+        if not ready or not self.authenticated:
+            return [args]
+        self._ready = []
+        ready.append(args)
+        ready.reverse()
+        return ready
+
+    def push_back(self, commands: list[list[bytes]]) -> None:
+        """Return commands `next_batch` gave out but were not run (authentication was lost:
+        they meet the unauthenticated limits when taken again)."""
+        if commands:
+            commands.reverse()
+            self._ready += commands
 
     def _read_ahead(self, buf: bytes, pos: int) -> list[bytes] | None:
         """Take every complete command the line split can prove, return the first of them."""

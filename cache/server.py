@@ -33,7 +33,7 @@ from cache.commands import transactions
 from cache.commands.clients import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
 from cache.dispatch import execute
 from cache.errors import ProtocolError
-from cache.reply import Error
+from cache.reply import OK, Error
 from cache.state import Client, ServerState
 from net import NetworkError
 
@@ -135,8 +135,9 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
     client.output_pending = conn.pending_output
     parser = resp.RespParser(max_bulk_len=_setting(state, "proto-max-bulk-len", 512 * 1024 * 1024),
                              authenticated=client.authenticated)
-    next_command = parser.next_command
+    next_batch = parser.next_batch
     encode_into = resp.encode_into
+    OK_BYTES = resp.encode(OK, 2)
     stats = state.stats
     out = client.batch
     pending_read = None  # a read started while the client was blocked
@@ -171,43 +172,54 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                     client.soft_limit_since_s = None  # what over_output_limit does with no soft limit
             while True:
                 try:
-                    argv = next_command()
+                    batch = next_batch()
                 except ProtocolError as exc:
                     encode_into(out, Error(exc.message), client.proto)
                     stats.record_error(exc.message)
                     client.close_after_reply = True
                     break
-                if argv is None:
+                if not batch:
                     break
-                reply = execute(client, argv)
-                parser.authenticated = client.authenticated  # AUTH, HELLO AUTH, RESET
-                mode = client.reply_mode
-                if reply.__class__ is Blocked:
-                    _flush(client, conn, out)
-                    client.executing = False
-                    reply, pending_read = yield from _wait_unblocked(client, conn, parser, reply)
-                    if reply is _CLOSED:
-                        return
-                    client.executing = True
-                if mode:  # CLIENT REPLY OFF or SKIP: this reply is not sent
-                    if mode == REPLY_SKIP_NEXT:
-                        client.reply_mode = REPLY_SKIP
-                    elif mode == REPLY_SKIP:
-                        client.reply_mode = REPLY_ON
-                    continue
-                encode_into(out, reply, client.proto)
+                commands = iter(batch)
+                for argv in commands:
+                    reply = execute(client, argv)
+                    if not client.authenticated and parser.authenticated:
+                        # RESET with a password: what was read ahead meets the stricter limits
+                        parser.authenticated = False
+                        parser.push_back(list(commands))
+                    mode = client.reply_mode
+                    if reply.__class__ is Blocked:
+                        _flush(client, conn, out)
+                        client.executing = False
+                        reply, pending_read = yield from _wait_unblocked(client, conn, parser, reply)
+                        if reply is _CLOSED:
+                            return
+                        client.executing = True
+                    if mode:  # CLIENT REPLY OFF or SKIP: this reply is not sent
+                        if mode == REPLY_SKIP_NEXT:
+                            client.reply_mode = REPLY_SKIP
+                        elif mode == REPLY_SKIP:
+                            client.reply_mode = REPLY_ON
+                        continue
+                    if reply is OK:  # encode_into's most common case, without the call
+                        out.append(OK_BYTES)
+                    else:
+                        encode_into(out, reply, client.proto)
+                    if client.close_after_reply:
+                        break
+                    replies += 1
+                    if not replies & (CHECK_EVERY - 1) or (reply.__class__ is bytes and len(reply) >= BIG_REPLY):
+                        used = sum(map(len, out)) + conn.pending_output()
+                        if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
+                            _close_over_limit(client, conn, out)
+                            return
+                        if used > OUTPUT_HIGH_WATER:
+                            yield from _wait_for_reader(client, conn, out)
+                            if client.close_after_reply:
+                                break
                 if client.close_after_reply:
                     break
-                replies += 1
-                if not replies & (CHECK_EVERY - 1) or (reply.__class__ is bytes and len(reply) >= BIG_REPLY):
-                    used = sum(map(len, out)) + conn.pending_output()
-                    if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
-                        _close_over_limit(client, conn, out)
-                        return
-                    if used > OUTPUT_HIGH_WATER:
-                        yield from _wait_for_reader(client, conn, out)
-                        if client.close_after_reply:
-                            break
+                parser.authenticated = client.authenticated  # AUTH, HELLO AUTH: limits lifted
             client.executing = False
             client.last_interaction_ms = state.now_ms
             if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(

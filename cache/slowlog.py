@@ -14,7 +14,7 @@ Redis 7.0's rules, checked against redis-server:
   it ran (not the time it waited), and not at all when it times out.
 
 Entry point: `record(client, spec, argv, duration_us)`, after a command ran;
-the dispatcher reaches it through `cache.commands.diagnostics.after_call`,
+the dispatcher reaches it through `cache.commands.diagnostics.watched`,
 the code that serves blocked clients calls it directly.
 """
 

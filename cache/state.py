@@ -30,26 +30,36 @@ class Stats:
     """Counters reported by INFO (stats section), reset by CONFIG RESETSTAT."""
 
     COUNTERS = (
-        "total_connections_received", "total_commands_processed", "rejected_connections",
+        "total_connections_received", "rejected_connections",
         "expired_keys", "evicted_keys", "keyspace_hits", "keyspace_misses",
         "total_net_input_bytes", "total_net_output_bytes", "total_error_replies",
         "expired_stale_perc", "expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds",
     )
-    __slots__ = COUNTERS + ("errorstats", "commandstats", "error_mark")
+    __slots__ = COUNTERS + ("errorstats", "commandstats", "error_mark", "routes", "command_routes")
 
     def __init__(self) -> None:
         self.errorstats: dict[bytes, int] = {}  # error code (ERR, WRONGTYPE...) -> count
         # full command name -> [calls, usec, rejected_calls, failed_calls]
         self.commandstats: dict[str, list[int]] = {}
         self.error_mark = 0  # total_error_replies when the running command started
+        # cache.dispatch.Route by command name as sent, and by full name: they hold
+        # the commandstats entries, so a reset zeroes those in place.
+        self.routes: dict[bytes, Any] = {}
+        self.command_routes: dict[str, Any] = {}
         self.reset()
 
     def reset(self) -> None:
         for name in self.COUNTERS:
             setattr(self, name, 0)
         self.errorstats.clear()
-        self.commandstats.clear()
+        for counts in self.commandstats.values():  # INFO shows only those not all zero
+            counts[:] = (0, 0, 0, 0)
         self.error_mark = 0
+
+    @property
+    def total_commands_processed(self) -> int:
+        """Every call counts once in its command's `calls` (blocked ones when they are made)."""
+        return sum(counts[0] for counts in self.commandstats.values())
 
     def record_error(self, message: bytes) -> None:
         """Count an error reply under its code, as INFO errorstats shows it.
@@ -104,6 +114,10 @@ class ServerState:
         self.tcp_port = self.config["port"]  # the port actually bound, set by the listener
         self.process_id = 0  # set by the process entry point (INFO process_id)
         self.dirty = 0  # changes since start (INFO rdb_changes_since_last_save)
+        # Calls at least this long (us) go to diagnostics.watched; 0 has the next call
+        # go there, which recomputes it (cache.dispatch).
+        self.watch_us = 0
+        self.routes = self.stats.routes  # cache.dispatch.Route by command name as sent
         # (db index, key) -> {client id: cache.blocking.Blocked}, oldest waiter first
         self.blocked_on: dict[tuple[int, bytes], dict[int, Any]] = {}
         # keys written since the last dispatch that someone blocks on (an ordered set)

@@ -2,10 +2,10 @@
 cache.latency and cache.monitor; importing this also turns on keyspace
 notifications for expired and evicted keys, through cache.notify).
 
-The dispatcher reports every call here, as Redis's call() does after
-running a command:
+The dispatcher reports calls here, as Redis's call() does after running a
+command (only those that can matter, see `rearm`):
 
-    after_call(client, spec, argv, duration_us, blocked)  # after each handler
+    watched(client, spec, argv, duration_us, blocked)  # after a handler ran
     refused = refusal(client, spec)   # before running: a MONITOR client touching keys
 """
 
@@ -19,42 +19,64 @@ from cache.commands.clients import REPLY_ON, REPLY_SKIP
 from cache.commands.introspection import all_specs, help_reply
 from cache.commands.table import COMMANDS, CommandSpec, command, container
 from cache.errors import CommandError
-from cache.latency import SMALL_US, Histogram
 from cache.reply import OK, Map, Status, Verbatim
 from cache.resp import string2ll
 
 _LONG_MAX = 2**63 - 1
 
 
-def after_call(client: Any, spec: CommandSpec, argv: list[bytes], duration_us: int,
-               blocked: bool = False) -> None:
-    """Latency histogram and sample, slow log, MONITOR feed: Redis 7.0's call() order.
+def watched(client: Any, spec: CommandSpec, argv: list[bytes], duration_us: int,
+            blocked: bool = False) -> None:
+    """Latency sample, slow log, MONITOR feed, in Redis 7.0's call() order.
 
-    On the hot path, so the common case (no monitor, latency monitor off,
-    a fast command) is inlined. A call that blocked enters the slow log and
-    its histogram when a key serves it (`cache.slowlog.record` and
-    `cache.latency.record_unblocked` then, with its run time).
+    The dispatcher calls this only for a call that ran at least
+    `state.watch_us` (and for every call that blocked), having counted its
+    histogram itself; then `watch_us` is recomputed. A call that blocked
+    enters the slow log and its histogram when a key serves it
+    (`cache.slowlog.record` and `cache.latency.record_unblocked` then).
     """
     state = client.server
-    view = state.__dict__
-    lat = view.get("latency") or latency.monitor_of(state)
-    log = view.get("slowlog") or slowlog.slowlog_of(state)
-    if not blocked:
-        histogram = lat.histograms.get(spec.name)
-        if histogram is None:
-            histogram = lat.histograms[spec.name] = Histogram()
-        if 0 <= duration_us < SMALL_US:
-            histogram.small[duration_us] += 1
-        else:
-            histogram.record_us(duration_us)
+    lat = latency.monitor_of(state)
+    log = slowlog.slowlog_of(state)
     threshold = lat.threshold
     if threshold and duration_us >= threshold * 1000:
         lat.add_sample("fast-command" if "fast" in spec.flags else "command", duration_us // 1000)
     if not blocked and log.slower_than >= 0 and (
             duration_us >= log.slower_than or len(log.entries) > log.max_len):
         slowlog.record(client, spec, argv, duration_us)
-    if view.get("monitors"):
+    if state.__dict__.get("monitors"):
         monitor.feed(client, spec, argv)
+    rearm(state)
+
+
+_WATCH_SETTINGS = ("slowlog-log-slower-than", "slowlog-max-len", "latency-monitor-threshold")
+_NEVER_US = 1 << 62
+
+
+def rearm(state: Any) -> None:
+    """Set `state.watch_us`: the least run time for which `watched` has anything to do.
+
+    Anything that lowers it (a CONFIG SET of the settings above, MONITOR)
+    sets it to 0 instead, which sends the next call here.
+    """
+    if "watch_listening" not in state.__dict__:
+        state.watch_listening = True
+
+        def recheck(_value: Any) -> None:
+            state.watch_us = 0
+
+        for name in _WATCH_SETTINGS:
+            state.config.on_change(name, recheck)
+    log = slowlog.slowlog_of(state)
+    bound = _NEVER_US
+    if state.__dict__.get("monitors"):
+        bound = 0
+    if log.slower_than >= 0:
+        bound = min(bound, log.slower_than if len(log.entries) <= log.max_len else 0)
+    threshold = latency.monitor_of(state).threshold
+    if threshold:
+        bound = min(bound, threshold * 1000)
+    state.watch_us = bound
 
 
 def refusal(client: Any, spec: CommandSpec) -> bytes | None:
@@ -187,7 +209,8 @@ def latency_reset(client: Any, argv: list[bytes]) -> int:
          complexity="O(N) where N is the number of commands with latency information being "
                     "retrieved.", args="[command...]", tips=_LATENCY_TIPS)
 def latency_histogram(client: Any, argv: list[bytes]) -> Map:
-    histograms = latency.monitor_of(client.server).histograms
+    histograms = {name: histogram for name, histogram in
+                  latency.monitor_of(client.server).histograms.items() if histogram.total}
     if len(argv) == 2:
         names = [spec.name for spec in all_specs() if spec.name in histograms]
     else:

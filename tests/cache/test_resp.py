@@ -29,14 +29,31 @@ from cache.resp import RespParser, encode, encode_into, format_double, split_inl
 
 
 def parse_chunks(chunks, parser=None):
-    """Feed chunks like a server does (draining after each); (commands, error or None)."""
+    """Feed chunks like a server does (draining after each); (commands, error or None).
+
+    Parsed twice, pulling `next_batch` (the server's way) and `next_command`:
+    both must give the same commands and the same error.
+    """
+    chunks = list(chunks)
+    by_batch = _parse_chunks(chunks, parser, lambda p: p.next_batch())
+    by_command = _parse_chunks(chunks, None if parser is None else _like(parser),
+                               lambda p: [c] if (c := p.next_command()) is not None else [])
+    assert by_batch == by_command
+    return by_batch
+
+
+def _like(parser):
+    return RespParser(max_bulk_len=parser.max_bulk_len, authenticated=parser.authenticated)
+
+
+def _parse_chunks(chunks, parser, take):
     parser = parser or RespParser()
     commands = []
     try:
         for chunk in chunks:
             parser.feed(chunk)
-            while (command := parser.next_command()) is not None:
-                commands.append(command)
+            while batch := take(parser):
+                commands += batch
     except ProtocolError as exc:
         return commands, exc.message
     return commands, None
@@ -164,6 +181,32 @@ def test_any_split_of_a_valid_stream_parses_like_the_whole(frames, cuts):
     expected = [f[1] for f in frames if f[1] is not None]
     assert parse_chunks([data]) == (expected, None)
     assert parse_chunks(split_at(data, cuts)) == (expected, None)
+
+
+@given(st.lists(multibulk_command, min_size=1, max_size=20))
+def test_a_pipelined_read_of_whole_commands_comes_back_as_one_batch(frames):
+    parser = RespParser()
+    parser.feed(b"".join(f[0] for f in frames))
+    expected = [f[1] for f in frames if f[1] is not None]
+    batches = []
+    while batch := parser.next_batch():
+        batches.append(batch)
+    assert [args for batch in batches for args in batch] == expected
+    if all(b"\r\n" not in a and len(a) < 4096 for args in expected for a in args):
+        assert len(batches) == 1  # canonical and CRLF-free: taken at once
+
+
+@pytest.mark.parametrize("data", [
+    b"*1\r\n$03\r\nabc\r\n",  # a header with a leading zero
+    b"*2\r\n$3\r\nab\r\n$1\r\ncd\r\n",  # bulk lengths off by one each way
+    b"*1\r\n$3\r\nabc\r\n*01\r\n$1\r\na\r\n",
+    b"*1\r\n$4\r\na\r\nb\r\n*1\r\n$1\r\nc\r\n",  # a bulk holding CRLF
+    b"*1\r\n$3\r\nabc\r\n\r\n",  # an empty inline line after it
+    b"*0\r\n*1\r\n$1\r\na\r\n",
+])
+def test_reads_the_batch_path_refuses_parse_as_the_state_machine_does(data):
+    # parse_chunks compares next_batch with next_command, whole and byte by byte
+    assert parse_chunks([data]) == parse_chunks([data[i:i + 1] for i in range(len(data))])
 
 
 def test_one_byte_at_a_time():
