@@ -1,10 +1,14 @@
-"""The one path every command takes, from the network and from the test harness.
+"""How commands run, from the network and from the test harness.
 
 `execute(client, argv)` is Redis 7.0's processCommand: look the command up,
 refuse it (unknown, arity, NOAUTH, no-multi, OOM, RESP2 subscribed
 context, a MONITOR client touching keys), queue it inside MULTI, or run it
 as Redis's call() does; then serve clients blocked on keys the command
 made ready. EXEC runs its queued commands through `call` alone.
+`run_batch` is the connection's fast path for the commands of a pipelined
+read that need none of those checks but arity and memory; whatever it
+declines goes through `execute`. `execute_encoded` runs one command the
+way the connection does (tests compare its bytes with redis-server's).
 
 Running a command counts it (INFO commandstats: calls, usec, and its
 errors), adds its run time to its latency histogram, and hands it to
@@ -14,7 +18,7 @@ while anyone monitors. `watched` recomputes that bound each time it runs,
 so anything that changes it (CONFIG SET, MONITOR) only sets it to 0.
 
 Each server keeps a `Route` per command: its spec with this server's
-counters and histogram, so the common command costs one dict lookup by
+counters and histogram, so a batched command costs one dict lookup by
 its name as sent. Refusals count as `rejected_calls`, errors the handler
 returns as `failed_calls`; a command's failures are the errors recorded
 between the end of the previous call and the end of its own, so errors of
@@ -31,22 +35,28 @@ from cache.commands.diagnostics import refusal, watched
 from cache.commands.table import CommandSpec, find
 from cache.eviction import free_memory_if_needed
 from cache.latency import SMALL_US, monitor_of
-from cache.reply import QUEUED, Error
+from cache.reply import OK, QUEUED, Error
+from cache.resp import encode, encode_into
 
 NULL_COMMAND = b"NULL"  # CLIENT LIST's cmd= after an unknown command
 MAX_ROUTE_NAMES = 1024  # command names, as sent (any letter case), a server remembers
+BATCH_MAX = 64  # commands run_batch runs before the connection looks at its output
+BIG_REPLY = 64 * 1024  # a bulk reply this large ends run_batch's run at once
+OK_REPLY = encode(OK, 2)
 
 
 class Route:
     """One command on one server: its spec, its INFO commandstats entry and its histogram."""
 
-    __slots__ = ("spec", "name", "handler", "arity", "counts", "histogram", "small", "direct")
+    __slots__ = ("spec", "name", "handler", "arity", "deny_oom", "counts", "histogram", "small",
+                 "batched")
 
     def __init__(self, state: Any, spec: CommandSpec) -> None:
         self.spec = spec
         self.name = spec.name
         self.handler = spec.handler
         self.arity = spec.arity
+        self.deny_oom = spec.deny_oom
         commandstats = state.stats.commandstats
         counts = commandstats.get(spec.name)
         if counts is None:
@@ -54,9 +64,17 @@ class Route:
         self.counts = counts  # [calls, usec, rejected_calls, failed_calls]
         self.histogram = monitor_of(state).histogram(spec.name)
         self.small = self.histogram.small
-        # Whether `execute` may take this route on the name alone (a command that is
-        # no container's): refused for nothing but arity and OOM from a plain client.
-        self.direct = spec.parent is None and not spec.no_multi and not spec.runs_in_multi
+        # Whether `run_batch` may run it: found by the name alone (no container's
+        # subcommand), refused for nothing but arity and OOM from a plain client,
+        # never blocking, and leaving the client as plain as it found it.
+        self.batched = (spec.parent is None and not spec.no_multi and not spec.runs_in_multi
+                        and not spec.no_auth and "blocking" not in spec.flags
+                        and spec.name not in _CHANGE_THE_CLIENT)
+
+
+# Direct commands that change what `run_batch` checks once per call.
+_CHANGE_THE_CLIENT = frozenset(("monitor", "subscribe", "unsubscribe", "psubscribe",
+                                "punsubscribe", "ssubscribe", "sunsubscribe"))
 
 
 def route_of(state: Any, spec: CommandSpec) -> Route:
@@ -67,6 +85,78 @@ def route_of(state: Any, spec: CommandSpec) -> Route:
     return route
 
 
+def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[bytes]) -> int:
+    """Run commands[start:] while they take the common path, encoding their replies
+    into `out`; return how many ran (0: commands[start] needs `execute`).
+
+    The common path is a plain client (authenticated, outside MULTI, not
+    subscribed, not monitoring, replies on) sending a known command that
+    `Route.batched` allows, with the right arity, not refused for memory. It
+    is `execute` and `_run` for that case, with what cannot change inside
+    it looked up once, and one clock reading per command: a command starts
+    when the previous one ended. It stops after BATCH_MAX commands or a big
+    reply, so the connection can look at its output.
+    """
+    if (client.multi >= 0 or not client.authenticated or client.monitoring or client.reply_mode
+            or client.sub or client.psub or client.ssub):
+        return 0
+    state = client.server
+    routes = state.routes
+    wall_time = state.wall_time
+    proto = client.proto
+    maxmemory = state.memory.maxmemory
+    end = min(len(commands), start + BATCH_MAX)
+    i = start
+    last = None
+    started = wall_time()
+    while i < end:
+        argv = commands[i]
+        route = routes.get(argv[0])
+        if route is None:
+            break
+        arity = route.arity
+        if (arity > 0 and len(argv) != arity) or len(argv) < -arity or (
+                maxmemory and not free_memory_if_needed(state) and route.deny_oom):
+            break
+        now_ms = state.now_ms = int(started * 1000)
+        if now_ms // 1000 != state.lru_clock:
+            state.lru_clock = now_ms // 1000
+        try:
+            reply = route.handler(client, argv)
+        except errors.CommandError as exc:
+            reply = Error(exc.message)
+        ended = wall_time()
+        usec = int((ended - started) * 1_000_000)
+        started = ended
+        last = route
+        counts = route.counts
+        counts[0] += 1
+        counts[1] += usec
+        if 0 <= usec < SMALL_US:
+            route.small[usec] += 1
+        else:
+            route.histogram.record_us(usec)
+        i += 1
+        if reply is OK:  # encode_into's most common case, without the call
+            out.append(OK_REPLY)
+        else:
+            if reply.__class__ is Error:  # a batched command's only error is its reply
+                state.stats.record_error(reply)
+                counts[3] += 1
+            encode_into(out, reply, proto)
+            if reply.__class__ is bytes and len(reply) >= BIG_REPLY:
+                break
+        if usec >= state.watch_us:
+            watched(client, route.spec, argv, usec)
+            started = wall_time()
+        if state.ready_keys:
+            blocking.serve_ready_keys(state)
+            started = wall_time()
+    if last is not None:
+        client.last_command = last.name
+    return i - start
+
+
 def execute(client: Any, argv: list[bytes]) -> Any:
     """Run one command for `client` and return its reply value (maybe a `blocking.Blocked`)."""
     state = client.server
@@ -74,46 +164,6 @@ def execute(client: Any, argv: list[bytes]) -> Any:
     now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
     if now_ms // 1000 != state.lru_clock:
         state.lru_clock = now_ms // 1000
-    route = state.routes.get(argv[0])
-    if (route is None or client.multi >= 0 or not client.authenticated or client.monitoring
-            or (client.proto == 2 and (client.sub or client.psub or client.ssub))):
-        return _execute_checked(client, argv, started)
-    # The common case: a known simple command from a plain client; inlines `_run`.
-    name = client.last_command = route.name
-    arity = route.arity
-    if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
-        return reject(client, route.spec, errors.wrong_arity(name))
-    if state.memory.maxmemory and not free_memory_if_needed(state) and route.spec.deny_oom:
-        return reject(client, route.spec, errors.OOM)
-    try:
-        reply = route.handler(client, argv)
-    except errors.CommandError as exc:
-        reply = Error(exc.message)
-    usec = int((state.wall_time() - started) * 1_000_000)
-    counts = route.counts
-    counts[0] += 1
-    counts[1] += usec
-    if reply.__class__ is Blocked:  # histogram and slow log wait until it is served
-        reply.spec, reply.argv, reply.call_us = route.spec, argv, usec
-        watched(client, route.spec, argv, usec, True)
-    else:
-        if reply.__class__ is Error:  # a direct command's only error is its reply
-            state.stats.record_error(reply)
-            counts[3] += 1
-        if 0 <= usec < SMALL_US:
-            route.small[usec] += 1
-        else:
-            route.histogram.record_us(usec)
-        if usec >= state.watch_us:
-            watched(client, route.spec, argv, usec)
-    if state.ready_keys:
-        blocking.serve_ready_keys(state)
-    return reply
-
-
-def _execute_checked(client: Any, argv: list[bytes], started: float) -> Any:
-    """`execute` with every check, for what its common case does not cover."""
-    state = client.server
     commands = state.commands
     spec = commands.get(argv[0].lower())
     if spec is None or spec.subcommands is not None:
@@ -127,9 +177,9 @@ def _execute_checked(client: Any, argv: list[bytes], started: float) -> Any:
         route = route_of(state, spec)
     else:
         route = route_of(state, spec)
-        routes = state.stats.routes
-        if route.direct and len(routes) < MAX_ROUTE_NAMES:
-            routes[argv[0]] = route  # next time `execute` finds it by the name as sent
+        routes = state.routes
+        if route.batched and len(routes) < MAX_ROUTE_NAMES:
+            routes[argv[0]] = route  # next time `run_batch` finds it by the name as sent
     name = client.last_command = spec.name
     arity = spec.arity
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
@@ -220,3 +270,15 @@ def reject(client: Any, spec: CommandSpec | None, message: bytes | Error) -> Err
     stats.record_error(reply)
     stats.error_mark = stats.total_error_replies
     return reply
+
+
+def execute_encoded(client: Any, argv: list[bytes]) -> bytes:
+    """One command run as the connection runs it (`run_batch` when it takes it), as RESP bytes.
+
+    A blocked command's reply is its `Blocked`, not bytes: callers that may
+    block use `execute`.
+    """
+    out: list[bytes] = []
+    if not run_batch(client, [argv], 0, out):
+        encode_into(out, execute(client, argv), client.proto)
+    return b"".join(out)

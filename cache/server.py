@@ -31,9 +31,9 @@ from cache import blocking, limits, monitor, pubsub, resp
 from cache.blocking import Blocked
 from cache.commands import transactions
 from cache.commands.clients import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
-from cache.dispatch import execute
+from cache.dispatch import BIG_REPLY, execute, run_batch
 from cache.errors import ProtocolError
-from cache.reply import OK, Error
+from cache.reply import Error
 from cache.state import Client, ServerState
 from net import NetworkError
 
@@ -44,7 +44,6 @@ log = logging.getLogger("flowcache")
 READ_SIZE = 64 * 1024
 OUTPUT_HIGH_WATER = 1 << 20  # wait for the client to read past this much queued output
 CHECK_EVERY = 64  # replies between looks at a batch's size (a power of two)
-BIG_REPLY = 64 * 1024  # a bulk reply this large is followed by a look at once
 
 
 class CacheServer:
@@ -137,7 +136,6 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                              authenticated=client.authenticated)
     next_batch = parser.next_batch
     encode_into = resp.encode_into
-    OK_BYTES = resp.encode(OK, 2)
     stats = state.stats
     out = client.batch
     pending_read = None  # a read started while the client was blocked
@@ -180,43 +178,50 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                     break
                 if not batch:
                     break
-                commands = iter(batch)
-                for argv in commands:
-                    reply = execute(client, argv)
-                    if not client.authenticated and parser.authenticated:
-                        # RESET with a password: what was read ahead meets the stricter limits
-                        parser.authenticated = False
-                        parser.push_back(list(commands))
-                    mode = client.reply_mode
-                    if reply.__class__ is Blocked:
-                        _flush(client, conn, out)
-                        client.executing = False
-                        reply, pending_read = yield from _wait_unblocked(client, conn, parser, reply)
-                        if reply is _CLOSED:
-                            return
-                        client.executing = True
-                    if mode:  # CLIENT REPLY OFF or SKIP: this reply is not sent
-                        if mode == REPLY_SKIP_NEXT:
-                            client.reply_mode = REPLY_SKIP
-                        elif mode == REPLY_SKIP:
-                            client.reply_mode = REPLY_ON
-                        continue
-                    if reply is OK:  # encode_into's most common case, without the call
-                        out.append(OK_BYTES)
-                    else:
+                done, count = 0, len(batch)
+                while done < count:
+                    ran = run_batch(client, batch, done, out)
+                    if ran:  # it stops every BATCH_MAX commands and after a big reply
+                        done += ran
+                        if done == count:
+                            break  # the output is looked at after the batch
+                    else:  # a command that needs every check: the general path
+                        argv = batch[done]
+                        done += 1
+                        reply = execute(client, argv)
+                        if not client.authenticated and parser.authenticated:
+                            # RESET with a password: what was read ahead meets the stricter limits
+                            parser.authenticated = False
+                            parser.push_back(batch[done:])
+                            count = done
+                        mode = client.reply_mode
+                        if reply.__class__ is Blocked:
+                            _flush(client, conn, out)
+                            client.executing = False
+                            reply, pending_read = yield from _wait_unblocked(client, conn, parser, reply)
+                            if reply is _CLOSED:
+                                return
+                            client.executing = True
+                        if mode:  # CLIENT REPLY OFF or SKIP: this reply is not sent
+                            if mode == REPLY_SKIP_NEXT:
+                                client.reply_mode = REPLY_SKIP
+                            elif mode == REPLY_SKIP:
+                                client.reply_mode = REPLY_ON
+                            continue
                         encode_into(out, reply, client.proto)
-                    if client.close_after_reply:
-                        break
-                    replies += 1
-                    if not replies & (CHECK_EVERY - 1) or (reply.__class__ is bytes and len(reply) >= BIG_REPLY):
-                        used = sum(map(len, out)) + conn.pending_output()
-                        if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
-                            _close_over_limit(client, conn, out)
-                            return
-                        if used > OUTPUT_HIGH_WATER:
-                            yield from _wait_for_reader(client, conn, out)
-                            if client.close_after_reply:
-                                break
+                        if client.close_after_reply:
+                            break
+                        replies += 1
+                        if replies & (CHECK_EVERY - 1) and (reply.__class__ is not bytes or len(reply) < BIG_REPLY):
+                            continue
+                    used = sum(map(len, out)) + conn.pending_output()
+                    if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
+                        _close_over_limit(client, conn, out)
+                        return
+                    if used > OUTPUT_HIGH_WATER:
+                        yield from _wait_for_reader(client, conn, out)
+                        if client.close_after_reply:
+                            break
                 if client.close_after_reply:
                     break
                 parser.authenticated = client.authenticated  # AUTH, HELLO AUTH: limits lifted

@@ -25,7 +25,7 @@ from typing import Any
 import flow
 from cache import commands  # noqa: F401  (fills the command table)
 from cache.blocking import Blocked
-from cache.dispatch import execute
+from cache.dispatch import execute, run_batch
 from cache.state import Client, ServerState
 
 try:
@@ -82,7 +82,12 @@ class Harness:
         """Execute one command and encode the reply as the wire would carry it."""
         if _resp is None:
             raise RuntimeError("cache.resp is not written yet")
-        reply = self.run(*args, client=client)
+        client = client or self.client
+        argv = [as_bytes(a) for a in args]
+        out: list[bytes] = []
+        if proto == client.proto and run_batch(client, [argv], 0, out):
+            return b"".join(out)  # the connection's fast path took it
+        reply = execute(client, argv)
         if isinstance(reply, Blocked):
             if not reply.done():
                 raise RuntimeError(f"{args!r} blocked; use run() and the Blocked it returns")

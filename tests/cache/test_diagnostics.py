@@ -128,6 +128,37 @@ def _entries(reply) -> list:
     return [(entry[3], entry[5]) for entry in reply]
 
 
+def test_slowlog_and_latency_settings_take_effect_at_once_like_redis(oracle):
+    """The dispatcher skips diagnostics below a bound it caches: every change must show."""
+    h = Harness()
+    script = [
+        ("SET", "a", "1"), ("CONFIG", "SET", "slowlog-log-slower-than", "0"), ("GET", "a"),
+        ("INCR", "n"), ("SET", "b", "2"), ("CONFIG", "SET", "slowlog-max-len", "2"),
+        ("SLOWLOG", "LEN"), ("CONFIG", "SET", "slowlog-log-slower-than", "-1"), ("GET", "a"),
+        ("SLOWLOG", "LEN"), ("CONFIG", "SET", "slowlog-log-slower-than", "0"),
+        ("CONFIG", "SET", "slowlog-max-len", "1"), ("SLOWLOG", "LEN"),
+        ("CONFIG", "SET", "slowlog-max-len", "128"), ("CONFIG", "SET", "slowlog-log-slower-than", "10000"),
+        ("SLOWLOG", "RESET"), ("GET", "a"), ("SLOWLOG", "LEN"),
+    ]
+    oracle.call("SLOWLOG", "RESET")
+    for args in script:
+        assert h.run(*args) == oracle.call(*args), args
+    assert _entries(h.run("SLOWLOG", "GET", "-1")) == _entries(oracle.call("SLOWLOG", "GET", "-1"))
+    oracle.call("CONFIG", "SET", "slowlog-max-len", "128")
+
+
+def test_monitor_sees_commands_from_its_start_and_not_after_it_ends():
+    h = Harness()
+    h.run("SET", "a", "1")  # the fast path is warm for SET
+    watcher = h.new_client()
+    h.run("MONITOR", client=watcher)
+    h.run("SET", "a", "2")
+    h.run("RESET", client=watcher)
+    h.run("SET", "a", "3")
+    fed = [push for push in watcher.pushes if b'"SET"' in bytes(push)]
+    assert len(fed) == 1 and b'"2"' in bytes(fed[0])
+
+
 def test_slowlog_entry_shape_and_truncation_match_redis(oracle):
     h = Harness()
     h.client.addr = "127.0.0.1:5000"

@@ -35,7 +35,7 @@ from cache import resp
 from cache.client import encode_command
 from cache.commands import table
 from cache.config import Config
-from cache.dispatch import execute
+from cache.dispatch import execute, execute_encoded
 from cache.errors import ProtocolError
 from cache.state import Client, ServerState
 from support import redis_server_for_tests
@@ -364,7 +364,7 @@ class Pair:
     def run(self, argv: list[bytes]) -> tuple[bytes, bytes]:
         wait = argv[0].upper() in RELATIVE_EXPIRY
         self.clock.ms = next_real_ms(self.last_ms) if wait else real_ms()
-        ours = resp.encode(execute(self.client, argv), self.client.proto)
+        ours = execute_encoded(self.client, argv)  # the connection's way: run_batch first
         theirs = self.oracle.raw(*argv)
         self.last_ms = real_ms()
         self.after_incrbyfloat |= argv[0].upper() == b"INCRBYFLOAT"
