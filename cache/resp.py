@@ -201,19 +201,21 @@ class RespParser:
                     for args in self._ready)  # read ahead, so their headers were canonical
         return len(self._buf) - self._pos + len(self._tail) + ahead
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes) -> int:
+        """Take bytes; returns `buffered_bytes()` (the server checks its query-buffer limit)."""
         if self._failed is not None or not data:
-            return
+            return self.buffered_bytes()
         self._batch = True
         if self._pos >= len(self._buf) and not self._tail:
             self._buf = data if type(data) is bytes else bytes(data)
             self._pos = 0
             self._need = 0
             self._term = None
-        else:
-            self._tail += data
-            if self._term is not None and self._term in data:
-                self._need = 0
+            return len(data)
+        self._tail += data
+        if self._term is not None and self._term in data:
+            self._need = 0
+        return len(self._buf) - self._pos + len(self._tail)
 
     def next_command(self) -> list[bytes] | None:
         """The next complete argv, or None until more bytes arrive; raises ProtocolError."""

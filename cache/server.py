@@ -152,8 +152,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
             if not data:
                 break
             stats.total_net_input_bytes += len(data)
-            parser.feed(data)
-            if parser.buffered_bytes() > config_get("client-query-buffer-limit"):
+            if parser.feed(data) > config_get("client-query-buffer-limit"):
                 log.warning("Closing client that reached max query buffer length: id=%d addr=%s "
                             "(qbuf initial bytes: %r)", client.id, client.addr, data[:64])
                 break

@@ -579,9 +579,12 @@ def _incr_decr(client: Any, key: bytes, delta: int) -> int:
         current = 0
     else:
         value = entry.value
-        current = string2ll(value if value.__class__ is bytes else string_value(value))
-        if current is None:
-            raise CommandError(errors.NOT_INTEGER)
+        if value.__class__ is bytes and 0 < len(value) < 19 and value.isdigit() and value[0] != 48:
+            current = int(value)  # string2ll's commonest case, without the call
+        else:
+            current = string2ll(value if value.__class__ is bytes else string_value(value))
+            if current is None:
+                raise CommandError(errors.NOT_INTEGER)
     result = current + delta
     if not LLONG_MIN <= result <= LLONG_MAX:
         raise CommandError(errors.OVERFLOW)
