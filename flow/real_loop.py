@@ -1,7 +1,9 @@
 """RealLoop: the same run queue on the monotonic clock, waiting in `selectors`.
 
-What it does: runs every entry that is due, then sleeps in the selector
-until the next timer or until a file descriptor `net/` registered is ready.
+What it does: runs every entry that is due, then the `before_poll`
+callbacks (where `net/` sends what connections wrote meanwhile, all at
+once), then sleeps in the selector until the next timer or until a file
+descriptor `net/` registered is ready.
 Signals (SIGINT, SIGTERM) are turned into ordinary callbacks run between
 steps, never in the middle of an actor.
 
@@ -72,6 +74,7 @@ class RealLoop(Loop):
         self._wake_w: socket.socket | None = None
         # The C function itself, not a method: the server reads it twice per command.
         self.wall_time = time.time  # type: ignore[method-assign]
+        self._before_poll: list[Callable[[], None]] = []
 
     def wall_time(self) -> float:  # shadowed per instance by time.time
         return time.time()
@@ -110,6 +113,11 @@ class RealLoop(Loop):
         if fd in self._handlers:
             self._handlers[fd][1] = None
             self._update(fd)
+
+    def before_poll(self, callback: Callable[[], None]) -> None:
+        """Run `callback()` once, when nothing more is due and the loop is about to
+        wait for I/O: Redis's beforeSleep, where it writes every client's replies."""
+        self._before_poll.append(callback)
 
     # -- signals ------------------------------------------------------------
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
@@ -185,6 +193,13 @@ class RealLoop(Loop):
             self._check_unobserved()
             if fut._state != PENDING or self._stopping:
                 break
+            if self._before_poll:
+                callbacks, self._before_poll = self._before_poll, []
+                for callback in callbacks:
+                    callback()
+                    reset_depth()
+                if fut._state != PENDING or self._stopping:
+                    break
             if queue:
                 timeout = max(0.0, queue[0][0] - monotonic())
                 if queue[0][2] > limit and queue[0][0] <= now:

@@ -1,10 +1,13 @@
 """RealNetwork: non-blocking TCP sockets driven by RealLoop's selector.
 
 The hot path is a request/reply server: a `read()` is pending when the
-request arrives, so the bytes go straight from `recv` to the waiting actor;
-the reply's `write()` finds nothing queued and goes out with one `send`,
-without a selector round trip. Write interest exists only while output
-is queued. When no read is pending, incoming bytes are buffered up to
+request arrives, so the bytes go straight from `recv` to the waiting actor.
+A `write()` is queued and sent with one `send` when the loop is about to
+wait for I/O again (`RealLoop.before_poll`), as Redis writes replies in
+its beforeSleep: every connection served in one turn of the loop answers
+in one burst, so a client with many connections wakes once for many
+replies, not once per reply. Write interest exists only while the socket
+cannot take the output. When no read is pending, incoming bytes are buffered up to
 READ_BUFFER_LIMIT, then reading stops so TCP's window pushes back.
 """
 
@@ -97,6 +100,7 @@ class RealConnection(Connection):
         "_loop", "_sock", "_fd", "_recv", "_send", "_rbuf", "_read_waiter", "_read_max", "_reading",
         "_eof", "_error", "_closed", "_wbuf", "_wlen", "_drain_waiter", "_shut_pending", "_write_done",
         "_on_readable_cb", "_on_writable_cb", "_net", "peer", "_local", "high_water",
+        "_flush_cb", "_writing",
     )
 
     def __init__(self, net: "RealNetwork", sock: socket.socket, peer: Any) -> None:
@@ -120,6 +124,8 @@ class RealConnection(Connection):
         self._write_done = False  # shut down, closed or failed: write() drops its bytes
         self._on_readable_cb = self._on_readable
         self._on_writable_cb = self._on_writable
+        self._flush_cb = self._flush
+        self._writing = False  # write interest registered: the socket was full
         self.peer = (peer[0], peer[1]) if peer else ("", 0)
         self._local: tuple[str, int] | None = None
         self.high_water = HIGH_WATER
@@ -208,31 +214,22 @@ class RealConnection(Connection):
 
     # -- writing ----------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if self._wlen == 0:
-            if self._write_done:
-                return
-            try:
-                sent = self._send(data)
-            except _AGAIN:
-                sent = 0
-            except OSError as exc:
-                self._fail_soon(_connection_error(exc))
-                return
-            size = len(data)
-            if sent == size:
-                return
-            if data.__class__ is not bytes:
-                data = bytes(data)  # the caller may reuse its buffer
-            self._wbuf.append(memoryview(data)[sent:] if sent else data)
-            self._wlen = size - sent
-            self._loop.add_writer(self._fd, self._on_writable_cb)
-        else:
-            if self._write_done:
-                return
-            if data.__class__ is not bytes:
-                data = bytes(data)  # the caller may reuse its buffer
-            self._wbuf.append(data)
-            self._wlen += len(data)
+        if self._write_done:
+            return
+        if data.__class__ is not bytes:
+            data = bytes(data)  # the caller may reuse its buffer
+        if self._wlen == 0:  # else a flush or the writer will send it after what is queued
+            self._loop.before_poll(self._flush_cb)
+        self._wbuf.append(data)
+        self._wlen += len(data)
+
+    def _flush(self) -> None:
+        """Send what was written this turn of the loop; wait for writability if it does not fit."""
+        if self._wlen and self._sock is not None and not self._writing:
+            self._on_writable()
+            if self._wlen and self._sock is not None:
+                self._writing = True
+                self._loop.add_writer(self._fd, self._on_writable_cb)
 
     def _on_writable(self) -> None:
         wbuf = self._wbuf
@@ -257,7 +254,9 @@ class RealConnection(Connection):
                 wbuf[0] = memoryview(head)[sent:]
                 break
         if self._wlen == 0:
-            self._loop.remove_writer(self._fd)
+            if self._writing:
+                self._writing = False
+                self._loop.remove_writer(self._fd)
             if self._shut_pending:
                 self._shutdown_now()
             if self._closed:
@@ -342,21 +341,12 @@ class RealConnection(Connection):
             return
         self._sock = None
         self._reading = False
+        self._writing = False
         loop = self._loop
         loop.remove_reader(self._fd)
         loop.remove_writer(self._fd)
         self._net._connections.pop(self._fd, None)
         sock.close()
-
-    def _fail_soon(self, error: NetworkError) -> None:
-        """A write() failed: fail now, but wake waiters from the loop, not inside write()."""
-        if self._error is None:
-            self._error = error
-            self._write_done = True
-            self._wbuf.clear()
-            self._wlen = 0
-            self._release()
-            self._loop.call_soon(self._fail_waiters, error)
 
     def _fail(self, error: NetworkError) -> None:
         if self._error is not None:

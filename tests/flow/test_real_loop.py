@@ -67,3 +67,27 @@ def test_stop_ends_run_without_the_main_future():
         raise AssertionError("run() returned a value for an unfinished main future")
     finally:
         loop.close()
+
+
+def test_before_poll_callbacks_run_once_when_nothing_more_is_due():
+    loop = flow.RealLoop()
+    seen = []
+
+    @flow.actor
+    def main():
+        loop.before_poll(lambda: seen.append("first"))
+        loop.call_soon(lambda _arg: seen.append("due"))
+        seen.append("registered")
+        yield flow.delay(0.01)  # the loop waits: the callback has run before that
+        seen.append("woken")
+        loop.before_poll(lambda: loop.before_poll(lambda: seen.append("next turn")))
+        yield flow.delay(0.01)  # the outer callback runs before this wait, the inner one after
+        seen.append("woken again")
+        yield flow.delay(0.01)
+
+    try:
+        loop.run(main)
+    finally:
+        loop.close()
+    assert seen == ["registered", "due", "first", "woken", "woken again", "next turn"]
+
