@@ -12,7 +12,13 @@ INFO used_memory with the growth of the real footprint:
                           pipelined SETs; each server's VmRSS (/proc/PID/status)
                           before and after, next to its own used_memory
 
-Usage: python bench/memory_bench.py [-n 1000000] [--value-size 3] [--skip-network]
+Values are digits by default, `%03d` of i % 1000: Redis stores the ones it
+reads as integers below 10000 as shared objects, at no cost per key. With
+`--text-values` they start with a letter (`x%02d`), which Redis must allocate
+like any string: the issue's "3-byte non-integer values".
+
+Usage: python bench/memory_bench.py [-n 1000000] [--value-size 3] [--text-values]
+                                    [--skip-network]
 """
 
 from __future__ import annotations
@@ -26,12 +32,21 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from typing import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+
+Values = Callable[[int], bytes]  # key number -> value
+
+
+def values(size: int, text: bool) -> Values:
+    if text:
+        return lambda i: (b"x%0*d" % (size - 1, i % 1000))[:size]
+    return lambda i: b"%0*d" % (size, i % 1000)
 
 
 def self_rss() -> int:
@@ -47,7 +62,7 @@ def pid_rss(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def in_process(n: int, value_size: int, traced: bool) -> tuple[int, int]:
+def in_process(n: int, value: Values, traced: bool) -> tuple[int, int]:
     """(used_memory growth, real growth) for n keys set through the dispatcher."""
     import flow
     from cache import commands  # noqa: F401
@@ -63,7 +78,7 @@ def in_process(n: int, value_size: int, traced: bool) -> tuple[int, int]:
     real_before = tracemalloc.get_traced_memory()[0] if traced else self_rss()
     used_before = used_memory(state)
     for i in range(n):
-        execute(client, [b"SET", b"key:%07d" % i, b"%0*d" % (value_size, i % 1000)])
+        execute(client, [b"SET", b"key:%07d" % i, value(i)])
     gc.collect()
     real = (tracemalloc.get_traced_memory()[0] if traced else self_rss()) - real_before
     if traced:
@@ -71,7 +86,7 @@ def in_process(n: int, value_size: int, traced: bool) -> tuple[int, int]:
     return used_memory(state) - used_before, real
 
 
-def load(port: int, n: int, value_size: int) -> None:
+def load(port: int, n: int, value: Values) -> None:
     import socket
 
     sock = socket.create_connection(("127.0.0.1", port))
@@ -79,9 +94,9 @@ def load(port: int, n: int, value_size: int) -> None:
     for start in range(0, n, batch):
         parts = []
         for i in range(start, min(start + batch, n)):
-            key, value = b"key:%07d" % i, b"%0*d" % (value_size, i % 1000)
+            key, val = b"key:%07d" % i, value(i)
             parts.append(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
-                         % (len(key), key, len(value), value))
+                         % (len(key), key, len(val), val))
         sock.sendall(b"".join(parts))
         expected = 5 * (min(start + batch, n) - start)
         got = 0
@@ -98,11 +113,11 @@ def used_memory_of(port: int) -> int:
 
 
 def over_network(name: str, proc: subprocess.Popen, port: int, n: int,
-                 value_size: int) -> tuple[int, int]:
+                 value: Values) -> tuple[int, int]:
     wait_for_port(port)
     time.sleep(0.5)
     used0, rss0 = used_memory_of(port), pid_rss(proc.pid)
-    load(port, n, value_size)
+    load(port, n, value)
     time.sleep(0.5)
     return used_memory_of(port) - used0, pid_rss(proc.pid) - rss0
 
@@ -116,14 +131,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1_000_000)
     parser.add_argument("--value-size", type=int, default=3)
+    parser.add_argument("--text-values", action="store_true")
     parser.add_argument("--skip-network", action="store_true")
     args = parser.parse_args()
     n = args.n
-    print(f"{n:,} keys key:NNNNNNN -> {args.value_size}-byte values")
+    value = values(args.value_size, args.text_values)
+    kind = "text" if args.text_values else "digit"
+    print(f"{n:,} keys key:NNNNNNN -> {args.value_size}-byte {kind} values, e.g. {value(7)!r}")
     print(f"{'measurement':<34}{'used/key':>12}{'real/key':>12}{'used/real':>10}{'error':>10}")
     results = {}
     for label, traced in (("in-process, RSS", False), ("in-process, tracemalloc", True)):
-        used, real = in_process(n, args.value_size, traced)
+        used, real = in_process(n, value, traced)
         results[label] = (used, real)
         print(row(label, n, used, real))
     if args.skip_network or not shutil.which("redis-server"):
@@ -133,8 +151,8 @@ def main() -> int:
     flowcache = start_flowcache(fc_port)
     redis = start_redis_server("redis-server", redis_port, workdir)
     try:
-        fc_used, fc_rss = over_network("flowcache", flowcache, fc_port, n, args.value_size)
-        rd_used, rd_rss = over_network("redis", redis, redis_port, n, args.value_size)
+        fc_used, fc_rss = over_network("flowcache", flowcache, fc_port, n, value)
+        rd_used, rd_rss = over_network("redis", redis, redis_port, n, value)
     finally:
         for proc in (flowcache, redis):
             proc.terminate()

@@ -258,9 +258,10 @@ def _pick_random(state: Any, mem: MemoryState) -> tuple[Any, bytes] | None:
 
 def _random_live_key(db: Any, random: Any) -> bytes:
     slots = db.slots
+    data = db.data
     while True:
-        key = slots[random.randbelow(len(slots))].key
-        if key is not None:
+        key = slots[random.randbelow(len(slots))]
+        if key in data:
             return key
 
 
@@ -312,10 +313,11 @@ def sample_keys(db: Any, count: int, allkeys: bool, random: Any) -> list[bytes]:
     keys: list[bytes] = []
     found = 0
     if allkeys:
+        data = db.data
         for _ in range(draws):
-            key = items[(bits & mask) % n].key
+            key = items[(bits & mask) % n]
             bits >>= _DRAW_BITS
-            if key is not None:
+            if key in data:
                 keys.append(key)
                 found += 1
                 if found == count:

@@ -1,25 +1,30 @@
 """The keyspace: one `Database` per SELECT index, with lazy and active expiry.
 
-Layout, chosen for memory (a small string key costs ~210 B against Redis's
-~88 B: Entry 64, key and value objects, its dict and list shares):
+Layout, chosen for memory (a small string key costs ~195 B: Entry 48, key
+and value objects 48 each, its dict and list shares):
 
-    data      dict key -> Entry(key, value, lru, size); the only per-key object
+    data      dict key -> Entry(value, lru); the only per-key object
     expires   dict key -> absolute Unix ms, only for keys with a TTL
-    slots     append-only list of Entry, for random sampling and SCAN
+    slots     append-only list of keys, for random sampling and SCAN
+    sized     dict key -> memory estimate, only for values other than bytes
     volatile  append-only list of keys that got a TTL, for active expiry
 
-`slots` and `volatile` are cleaned lazily. A removed Entry has its `key`
-cleared, so a slot is live iff `entry.key is not None`; an Entry is never
-reused for another key. When dead slots outnumber live ones the list is
-compacted in order, and the compaction is recorded (epoch, entries removed)
+`slots` and `volatile` are cleaned lazily. A removed key's slot stays,
+dead, until the list is compacted; a key's live slot is its last one, so
+`data`'s order is the order of the live slots. A key removed and added
+again before a compaction has a dead slot too, which still counts as a
+slot of the key: draws favour it slightly and SCAN may return it twice
+(as Redis's SCAN may). When dead slots outnumber live ones the list is
+rebuilt from `data`, and the compaction is recorded (epoch, slots removed)
 so a SCAN cursor from before it can step back far enough to miss nothing.
 `volatile` may hold stale or repeated keys (a key that lost and regained a
 TTL); it is rebuilt from `expires` when the stale part grows too large.
 
 `lru` is the access clock in seconds (shared int objects), or under an LFU
-policy Redis's packed minutes/counter (cache.eviction). `size` is the key's
-memory estimate (cache.memory), kept current by `on_key_modified` and summed
-server-wide into `mem.used` (cache.eviction.MemoryState).
+policy Redis's packed minutes/counter (cache.eviction). A key's memory
+estimate (cache.memory) is summed server-wide into `mem.used`
+(cache.eviction.MemoryState); for a bytes value it follows from the key's
+and value's lengths, so it is stored only for other values (`sized`).
 
 Keys and string values are bytes; a string grown in place (APPEND,
 SETRANGE) is a bytearray, which is what Redis reports as the `raw`
@@ -57,47 +62,38 @@ SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT
 
 
 _SMALL = 479  # keys and strings this long or shorter fit pymalloc's size classes
-# Per-key sizes below this are stored as shared int objects, so keys of equal
-# size do not each carry a 32-byte int.
-_INTERNED = 4096
-_SIZES = [int(str(n)) for n in range(_INTERNED)]
 # memory.alloc(BYTES_HEADER + n) for n <= _SMALL: a bytes object of length n
 _BYTES_ALLOC = [(BYTES_HEADER + n + 15) & -16 for n in range(_SMALL + 1)]
+# memory.bytes_size: the same, but values of length 0 and 1 are shared singletons
+_VALUE_ALLOC = [0, 0] + _BYTES_ALLOC[2:]
 
 
 def _string_total(key: bytes, value: bytes | bytearray) -> int:
-    """memory.key_size + string_size, as a shared int when small (runs on every new string)."""
+    """memory.key_size + string_size (runs on every new or removed string)."""
     n = len(value)
     k = len(key)
     if n <= _SMALL and k <= _SMALL and value.__class__ is bytes:
-        total = PER_KEY + _BYTES_ALLOC[k] + (_BYTES_ALLOC[n] if n > 1 else 0)
-    else:
-        total = key_size(key) + string_size(value)
-    return _SIZES[total] if total < _INTERNED else total
+        return PER_KEY + _BYTES_ALLOC[k] + _VALUE_ALLOC[n]
+    return key_size(key) + string_size(value)
 
 
 def _bytes_value_size(n: int) -> int:
     """memory.bytes_size of a bytes value of length n."""
-    if n <= _SMALL:
-        return _BYTES_ALLOC[n] if n > 1 else 0
-    return alloc(BYTES_HEADER + n)
+    return _VALUE_ALLOC[n] if n <= _SMALL else alloc(BYTES_HEADER + n)
 
 
 class Entry:
-    """One key: its name, value, access clock and memory estimate.
+    """One key's value and access clock; the name is its key in `data`.
 
-    Four slots cost what three do: 64 bytes with the GC header (pymalloc
-    rounds 56 up to 64), so `size` is free; dropping one slot would save
-    nothing, only going down to two would.
+    Two slots make 48 bytes with the GC header, the smallest a tracked
+    object gets in pymalloc's 16-byte classes (one slot would cost as much).
     """
 
-    __slots__ = ("key", "value", "lru", "size")
+    __slots__ = ("value", "lru")
 
-    def __init__(self, key: bytes, value: Any, lru: int) -> None:
-        self.key = key
+    def __init__(self, value: Any, lru: int) -> None:
         self.value = value
         self.lru = lru
-        self.size = 0  # an int, or a memory.Sized memo for collections
 
 
 # -- value types ---------------------------------------------------------------
@@ -215,8 +211,8 @@ class Database:
     """
 
     __slots__ = (
-        "server", "index", "mem", "watching", "data", "expires", "slots", "dead", "volatile",
-        "volatile_stale", "epoch", "removed_total", "epoch_removed", "avg_ttl",
+        "server", "index", "mem", "watching", "data", "expires", "slots", "dead", "sized",
+        "volatile", "volatile_stale", "epoch", "removed_total", "epoch_removed", "avg_ttl",
     )
 
     def __init__(self, server: Any, index: int) -> None:
@@ -229,8 +225,9 @@ class Database:
     def _clear(self) -> None:
         self.data: dict[bytes, Entry] = {}
         self.expires: dict[bytes, int] = {}
-        self.slots: list[Entry] = []
-        self.dead = 0
+        self.slots: list[bytes] = []
+        self.dead = 0  # slots of removed keys
+        self.sized: dict[bytes, Any] = {}  # an int, or a memory.Sized memo for collections
         self.volatile: list[bytes] = []
         self.volatile_stale = 0
         self.epoch = 0
@@ -250,8 +247,8 @@ class Database:
     def on_key_modified(self, key: bytes) -> None:
         """Called after every write, delete and expiry of `key`: memory, WATCH, blocking ops."""
         entry = self.data.get(key)
-        if entry is not None:
-            self._account(key, entry)
+        if entry is not None and entry.value.__class__ is not bytes:  # bytes never change
+            self._account_in_place(key, entry.value)
         if self.watching:
             for hook in WATCH_HOOKS:
                 hook(self, key)
@@ -272,34 +269,47 @@ class Database:
             hook(self)
 
     # -- memory and access clock ----------------------------------------------
-    def _account(self, key: bytes, entry: Entry) -> None:
-        """Bring the key's memory estimate up to date after a write (see cache.memory)."""
-        value = entry.value
-        old = entry.size
-        cls = value.__class__
-        if cls is bytes or cls is bytearray:
-            new = entry.size = _string_total(key, value)
-        else:
-            memo = old if old.__class__ is Sized else Sized()
-            if memo is not old:
-                entry.size = memo
-            else:
-                old = old.total
-            new = value_estimate(key, value, memo)
-        if old.__class__ is not int:
-            old = old.total
-        if new != old:
+    def _grow(self, delta: int) -> None:
+        if delta:
             mem = self.mem
-            used = mem.used = mem.used + new - old
+            used = mem.used = mem.used + delta
             if used > mem.peak:
                 mem.peak = used
 
-    def _resized(self, entry: Entry, old_len: int, new_len: int) -> None:
+    def _estimate(self, key: bytes, value: Any) -> int:
+        """The key's estimate with `value`, recorded in `sized` unless value is bytes."""
+        cls = value.__class__
+        if cls is bytes:
+            return _string_total(key, value)
+        if cls is bytearray:
+            size = self.sized[key] = key_size(key) + string_size(value)
+            return size
+        memo = self.sized.get(key)
+        if memo.__class__ is not Sized:
+            memo = self.sized[key] = Sized()
+        return value_estimate(key, value, memo)
+
+    def _forget(self, key: bytes, value: Any) -> int:
+        """What the key adds to `mem.used` now, its `sized` record dropped (before a
+        new value or removal)."""
+        if value.__class__ is bytes:
+            return _string_total(key, value)
+        record = self.sized.pop(key, 0)
+        return record if record.__class__ is int else record.total
+
+    def _account_in_place(self, key: bytes, value: Any) -> None:
+        """Bring the estimate of a value other than bytes up to date after a write."""
+        record = self.sized.get(key)
+        if record.__class__ is Sized:  # a collection: the memo re-samples when due
+            old = record.total
+            self._grow(value_estimate(key, value, record) - old)
+            return
+        self._grow(self._estimate(key, value) - (record or 0))
+
+    def _resized(self, old_len: int, new_len: int) -> None:
         """A bytes value replaced by bytes of another length: the estimate follows."""
         delta = _bytes_value_size(new_len) - _bytes_value_size(old_len)
         if delta:
-            size = entry.size + delta
-            entry.size = _SIZES[size] if size < _INTERNED else size
             mem = self.mem
             used = mem.used = mem.used + delta
             if used > mem.peak:
@@ -307,11 +317,11 @@ class Database:
 
     def memory_used(self) -> int:
         """This database's share of `mem.used`, summed (O(n): FLUSHDB, MEMORY STATS)."""
+        sized = self.sized
         total = len(self.expires) * PER_EXPIRE
-        for entry in self.data.values():
-            size = entry.size
-            total += size if size.__class__ is int else size.total
-        return total
+        total += sum(size if size.__class__ is int else size.total for size in sized.values())
+        return total + sum(_string_total(key, entry.value) for key, entry in self.data.items()
+                           if key not in sized)
 
     def _new_lru(self) -> int:
         """The access clock of a new key: now, or LFU's initial counter."""
@@ -399,6 +409,16 @@ class Database:
             entry.lru = server.lru_clock
         return entry
 
+    def editable_string(self, key: bytes, entry: Entry) -> bytearray:
+        """A string key's value as a bytearray to change in place (APPEND, SETRANGE),
+        converted and accounted if it was bytes; the caller calls `on_key_modified`."""
+        value = entry.value
+        if value.__class__ is bytes:
+            before = self._forget(key, value)
+            value = entry.value = bytearray(value)
+            self._grow(self._estimate(key, value) - before)
+        return value
+
     # -- writes ---------------------------------------------------------------
     def add(self, key: bytes, value: Any, lru: int | None = None) -> Entry:
         """Store a new key (the caller made sure no live key has this name)."""
@@ -409,17 +429,17 @@ class Database:
 
     def _insert(self, key: bytes, value: Any, lru: int) -> Entry:
         """A new Entry for a key that has none: stored, accounted, notified."""
-        entry = Entry(key, value, lru)
+        entry = Entry(value, lru)
         self.data[key] = entry
-        self.slots.append(entry)
+        self.slots.append(key)
         if value.__class__ is bytes:
-            size = entry.size = _string_total(key, value)
+            size = _string_total(key, value)
             mem = self.mem
             used = mem.used = mem.used + size
             if used > mem.peak:
                 mem.peak = used
         else:
-            self._account(key, entry)
+            self._grow(self._estimate(key, value))
         if self.watching:
             for hook in WATCH_HOOKS:
                 hook(self, key)
@@ -443,7 +463,7 @@ class Database:
         entry.value = value
         entry.lru = self.server.lru_clock
         if len(old) != len(value):
-            self._resized(entry, len(old), len(value))
+            self._resized(len(old), len(value))
         if self.watching:
             for hook in WATCH_HOOKS:
                 hook(self, key)
@@ -460,6 +480,7 @@ class Database:
         if entry is None:
             self._insert(key, value, self._new_lru())
             return
+        old = self._forget(key, entry.value)
         entry.value = value
         if self.mem.lfu:  # LFU keeps the counter across an overwrite, as dbOverwrite
             self._touch(entry)
@@ -467,7 +488,8 @@ class Database:
             entry.lru = self.server.lru_clock
         if not keep_ttl and self.expires and self.expires.pop(key, None) is not None:
             self._ttl_dropped()
-        self.on_key_modified(key)
+        self._grow(self._estimate(key, value) - old)
+        self._notify(key)
 
     def set_many(self, items: list[Any], start: int = 1) -> None:
         """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs."""
@@ -490,7 +512,7 @@ class Database:
             entry.value = value
             entry.lru = clock
             if len(old) != len(value):
-                self._resized(entry, len(old), len(value))
+                self._resized(len(old), len(value))
             if watching:
                 for hook in WATCH_HOOKS:
                     hook(self, key)
@@ -500,17 +522,20 @@ class Database:
     def replace_value(self, key: bytes, entry: Entry, value: Any) -> None:
         """Give a live Entry (from `entry_for_write`) a new value, then notify (INCR, APPEND)."""
         old = entry.value
-        entry.value = value
         if old.__class__ is bytes and value.__class__ is bytes:
+            entry.value = value
             if len(old) != len(value):
-                self._resized(entry, len(old), len(value))
+                self._resized(len(old), len(value))
             if self.watching:
                 for hook in WATCH_HOOKS:
                     hook(self, key)
             for hook in KEY_MODIFIED_HOOKS:
                 hook(self, key)
         else:
-            self.on_key_modified(key)
+            before = self._forget(key, old)
+            entry.value = value
+            self._grow(self._estimate(key, value) - before)
+            self._notify(key)
 
     def delete(self, key: bytes) -> bool:
         """Remove a live key; an expired one is expired instead and counts as absent."""
@@ -531,11 +556,12 @@ class Database:
 
     def _remove(self, key: bytes, entry: Entry) -> None:
         del self.data[key]
-        size = entry.size
-        size = size if size.__class__ is int else size.total
-        self.mem.used -= size
-        entry.key = None
-        entry.value = None
+        value = entry.value
+        if value.__class__ is bytes and len(value) <= _SMALL and len(key) <= _SMALL:
+            # the common removal: _string_total and _forget, inlined
+            self.mem.used -= PER_KEY + _BYTES_ALLOC[len(key)] + _VALUE_ALLOC[len(value)]
+        else:
+            self.mem.used -= self._forget(key, value)
         self.dead += 1
         if self.expires and self.expires.pop(key, None) is not None:
             self._ttl_dropped()
@@ -605,11 +631,12 @@ class Database:
     def random_key(self) -> bytes | None:
         """A random live key (RANDOMKEY); expired keys met on the way are removed."""
         random = self.server.random
-        while self.data:
+        data = self.data
+        while data:
             slots = self.slots
-            entry = slots[random.randint(0, len(slots) - 1)]
-            key = entry.key
-            if key is None:
+            key = slots[random.randint(0, len(slots) - 1)]
+            entry = data.get(key)
+            if entry is None:
                 continue
             if self.is_expired(key):
                 self._expire(key, entry)
@@ -618,15 +645,14 @@ class Database:
         return None
 
     def keys(self, pattern: bytes) -> list[bytes]:
-        """KEYS: matching keys in slot order, expired ones skipped but not removed."""
+        """KEYS: matching keys in `data`'s order, expired ones skipped but not removed."""
         match_all = pattern == b"*"
         match = None if match_all else compile_pattern(pattern).match
         now = self.server.now_ms
         expires = self.expires
         out = []
-        for entry in self.slots:
-            key = entry.key
-            if key is None or (match is not None and not match(key)):
+        for key in self.data:
+            if match is not None and not match(key):
                 continue
             if expires:
                 when = expires.get(key)
@@ -645,12 +671,13 @@ class Database:
         pos = self._cursor_position(cursor)
         end = len(slots)
         budget = count * 10
+        data = self.data
         out: list[bytes] = []
         while pos < end and budget > 0:
-            key = slots[pos].key
+            key = slots[pos]
             pos += 1
             budget -= 1
-            if key is not None:
+            if key in data:
                 out.append(key)
                 if len(out) >= count:
                     break
@@ -672,9 +699,8 @@ class Database:
         return max(pos - (self.removed_total - removed_then), 0)
 
     def _compact(self) -> None:
-        slots = self.slots
-        live = [entry for entry in slots if entry.key is not None]
-        self._record_compaction(len(slots) - len(live))
+        live = list(self.data)  # the live slots, in order
+        self._record_compaction(len(self.slots) - len(live))
         self.slots = live
         self.dead = 0
 
@@ -689,7 +715,10 @@ class Database:
         count = len(self.data)
         removed = len(self.slots)
         history = (self.epoch, self.removed_total, self.epoch_removed)
-        self.mem.used -= self.memory_used()
+        if any(db.data for db in self.server.dbs if db is not self):
+            self.mem.used -= self.memory_used()
+        else:  # the only database with keys: all of `mem.used` is its share, no recount
+            self.mem.used = 0
         self._clear()
         self.epoch, self.removed_total, self.epoch_removed = history
         self._record_compaction(removed)

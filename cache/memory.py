@@ -4,7 +4,7 @@ The model is CPython's own layout (3.11, 64-bit): objects up to 512 bytes
 come from pymalloc in 16-byte size classes, larger ones from malloc with a
 16-byte header; GC-tracked objects carry a 16-byte header in front.
 
-    one key    = PER_KEY                 the Entry (4 slots + GC header: 64 B), its
+    one key    = PER_KEY                 the Entry (2 slots + GC header: 48 B), its
                                          share of the `data` dict table (entries at
                                          2/3 load plus the index: ~42 B amortised)
                                          and of the `slots` list (~9 B)
@@ -18,9 +18,9 @@ come from pymalloc in 16-byte size classes, larger ones from malloc with a
     one TTL    = PER_EXPIRE              its `expires` slot, the int, a `volatile` slot
 
 Strings are sized exactly, in O(1), on every write. A collection's estimate
-is kept in a `Sized` memo in its Entry: after each write it is scaled by
-the new length and only re-sampled when the length has doubled or halved
-since the last sample, or after max(16, len/8) writes, so each write costs
+is kept in a `Sized` memo (in the keyspace's `sized`): after each write it
+is scaled by the new length and only re-sampled when the length has doubled
+or halved since the last sample, or after max(16, len/8) writes, so each write costs
 O(1) amortised and elements that grow in place are caught up with. Python
 sets iterate in hash order, which differs between processes, so they are
 summed whole (same amortised rate) instead of sampled: estimates replay.
@@ -38,7 +38,7 @@ from typing import Any, Callable
 
 GC_HEADER = 16
 SMALL_OBJECT_LIMIT = 512  # pymalloc serves requests up to this size
-ENTRY_SIZE = 64  # Entry: 16 B header + 4 slots + 16 B GC header
+ENTRY_SIZE = 48  # Entry: 16 B header + 2 slots + 16 B GC header
 DICT_SLOT = 42  # amortised share of a dict's entry table and index per key
 LIST_SLOT = 9  # a pointer in an over-allocated list
 PER_KEY = ENTRY_SIZE + DICT_SLOT + LIST_SLOT
@@ -214,11 +214,6 @@ def value_estimate(key: bytes, value: Any, memo: Sized) -> int:
     memo.countdown = countdown
     memo.total = total = key_size(key) + size
     return total
-
-
-def entry_total(size: Any) -> int:
-    """The bytes an Entry's `size` slot stands for (an int, or a Sized memo)."""
-    return size if size.__class__ is int else size.total
 
 
 def usage(key: bytes, value: Any, has_ttl: bool, samples: int) -> int:

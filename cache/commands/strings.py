@@ -360,10 +360,8 @@ def append(client: Any, argv: list[bytes]) -> Any:
         notify(client.server, "$", b"append", key, db.index)
         client.server.dirty += 1
         return len(suffix)
-    value = string_value(entry.value)
-    check_string_length(client, len(value), len(suffix))
-    if type(value) is bytes:
-        value = entry.value = bytearray(value)
+    check_string_length(client, len(string_value(entry.value)), len(suffix))
+    value = db.editable_string(key, entry)
     value += suffix
     db.on_key_modified(key)
     notify(client.server, "$", b"append", key, db.index)
@@ -558,8 +556,7 @@ def setrange(client: Any, argv: list[bytes]) -> Any:
     if not patch:
         return len(value)
     check_string_length(client, offset, len(patch))
-    if type(value) is bytes:
-        value = entry.value = bytearray(value)
+    value = db.editable_string(key, entry)
     if len(value) < offset:
         value.extend(bytes(offset - len(value)))
     value[offset:offset + len(patch)] = patch

@@ -146,8 +146,48 @@ def test_dead_slots_are_compacted_and_live_order_is_kept():
         db.delete(b"k%d" % i)
     assert db.epoch >= 1, "deleting two thirds must have triggered a compaction"
     assert len(db.slots) < 1000
-    live = [e.key for e in db.slots if e.key is not None]
+    live = [key for key in db.slots if key in db.data]
     assert live == [b"k%d" % i for i in range(2, 1000, 3)]
+    assert_slots_cover_the_keys(db)
+
+
+def assert_slots_cover_the_keys(db: Database) -> None:
+    """Every live key has a slot, its last one; the others are `dead`."""
+    assert len(db.slots) == len(db.data) + db.dead
+    last = {key: pos for pos, key in enumerate(db.slots)}
+    live = sorted((pos, key) for key, pos in last.items() if key in db.data)
+    assert [key for _, key in live] == list(db.data)
+
+
+def test_a_key_added_again_keeps_its_dead_slot_until_compaction():
+    h, db = fresh_db()
+    for i in range(10):
+        db.set_key(b"k%d" % i, b"v")
+    db.delete(b"k3")
+    db.set_expire(b"k5", h.now_ms + 1)
+    h.advance(2)
+    assert db.live_entry(b"k5") is None
+    db.set_key(bytes(bytearray(b"k3")), b"again")  # an equal key, another object
+    db.add(b"k5", b"again")
+    assert db.dead == 2 and db.slots[-2:] == [b"k3", b"k5"]
+    assert_slots_cover_the_keys(db)
+    assert db.keys(b"*") == list(db.data)  # once each
+    assert set(full_scan(db)) == set(db.data)
+    db._compact()
+    assert db.slots == list(db.data) and db.dead == 0
+
+
+def test_compaction_keeps_the_slots_covering_the_keys_under_churn():
+    h, db = fresh_db()
+    for i in range(300):
+        db.set_key(b"k%d" % i, b"v")
+    for round_ in range(5):
+        for i in range(round_, 300, 2):
+            db.delete(b"k%d" % i)
+        for i in range(round_, 300, 4):
+            db.set_key(b"k%d" % i, b"w")
+        assert_slots_cover_the_keys(db)
+    assert db.epoch >= 1
 
 
 @settings(max_examples=60, deadline=None)
@@ -177,6 +217,7 @@ def test_scan_returns_every_key_present_for_the_whole_iteration(ops, count):
 
     seen = set(full_scan(db, count, churn))
     assert survivors <= seen
+    assert_slots_cover_the_keys(db)
 
 
 def test_scan_cursor_from_before_a_compaction_misses_nothing():
@@ -310,8 +351,8 @@ def test_small_keys_cost_only_their_documented_parts():
     """`key:NNNNNNN` -> 3-byte value: the Entry, the key and value objects and the key's
     share of the `data` dict and `slots` list, and nothing else per key.
 
-    That is 64 + 48 + 48 + ~50 B, what cache.memory's model counts (~211 B at
-    a mean dict load; Redis takes ~88 B, bench/memory_bench.py runs the million).
+    That is 48 + 48 + 48 + ~50 B, what cache.memory's model counts (~195 B at
+    a mean dict load; bench/memory_bench.py runs the million against Redis).
     """
     h, db = fresh_db()
     n = 50_000
@@ -327,6 +368,7 @@ def test_small_keys_cost_only_their_documented_parts():
     fixed = sys.getsizeof(entry) + alloc(sys.getsizeof(key)) + alloc(sys.getsizeof(entry.value))
     shares = (sys.getsizeof(db.data) + sys.getsizeof(db.slots)) / n
     assert sys.getsizeof(entry) <= ENTRY_SIZE  # GC header included
+    assert not db.sized, "a bytes value's estimate is computed, never stored"
     assert per_key <= fixed + shares + 0.5, f"{per_key:.1f} B/key, expected {fixed} + {shares:.1f}"
     assert abs(db.mem.used / n - per_key) < 0.1 * per_key  # the accounting's model agrees
 

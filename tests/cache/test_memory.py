@@ -131,6 +131,29 @@ def _apply(h: Harness, op: str, k: int, n: int) -> None:
     h.run(*args[op])
 
 
+def test_a_string_grown_in_place_is_accounted_from_its_old_size():
+    """APPEND and SETRANGE turn a bytes value into a bytearray (Database.editable_string),
+    accounted from what the bytes value had cost."""
+    h = Harness()
+    db = h.server.dbs[0]
+    h.run("SET", "s", "x" * 100)
+    assert data_used(h) == memory.key_size(b"s") + memory.string_size(b"x" * 100)
+    h.run("APPEND", "s", "y" * 50)
+    value = db.data[b"s"].value
+    assert type(value) is bytearray and value == b"x" * 100 + b"y" * 50
+    assert data_used(h) == recount(h) == db.sized[b"s"]
+    assert db.sized[b"s"] == memory.key_size(b"s") + memory.string_size(value)
+    h.run("SET", "s", "z")
+    assert data_used(h) == recount(h) and not db.sized
+    h.run("INCR", "n")
+    h.run("DEL", "n", "s")
+    assert data_used(h) == 0 and not db.sized
+    h.run("SET", "r", "abc")
+    h.run("SETRANGE", "r", "10", "xyz")
+    assert type(db.data[b"r"].value) is bytearray
+    assert data_used(h) == recount(h) == db.sized[b"r"]
+
+
 @settings(max_examples=60, deadline=None)
 @given(_OPS)
 def test_incremental_total_equals_a_full_recount(ops):
@@ -140,8 +163,14 @@ def test_incremental_total_equals_a_full_recount(ops):
         assert data_used(h) == recount(h), op
         for db in h.server.dbs:  # a string's estimate is exact, whichever path wrote it
             for key, entry in db.data.items():
-                if type(entry.value) in (bytes, bytearray):
-                    assert entry.size == memory.key_size(key) + memory.string_size(entry.value), op
+                if type(entry.value) is bytes:  # computed from the lengths, never stored
+                    assert key not in db.sized, op
+                elif type(entry.value) is bytearray:
+                    exact = memory.key_size(key) + memory.string_size(entry.value)
+                    assert db.sized[key] == exact, op
+                else:
+                    assert isinstance(db.sized[key], memory.Sized), op
+            assert set(db.sized) <= set(db.data), op
     for db in h.server.dbs:
         db.flush()
     assert data_used(h) == 0
