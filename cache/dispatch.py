@@ -105,12 +105,15 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
     wall_time = state.wall_time
     proto = client.proto
     maxmemory = state.memory.maxmemory
-    end = min(len(commands), start + BATCH_MAX)
-    i = start
+    watch_us = state.watch_us
+    ran = 0
     last = None
     started = wall_time()
-    while i < end:
-        argv = commands[i]
+    now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
+    if now_ms // 1000 != state.lru_clock:
+        state.lru_clock = now_ms // 1000
+    next_ms = (now_ms + 1) / 1000  # when the clock in milliseconds next moves
+    for argv in commands[start:start + BATCH_MAX]:
         route = routes.get(argv[0])
         if route is None:
             break
@@ -118,9 +121,11 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
         if (arity > 0 and len(argv) != arity) or len(argv) < -arity or (
                 maxmemory and not free_memory_if_needed(state) and route.deny_oom):
             break
-        now_ms = state.now_ms = int(started * 1000)
-        if now_ms // 1000 != state.lru_clock:
-            state.lru_clock = now_ms // 1000
+        if started >= next_ms:
+            now_ms = state.now_ms = int(started * 1000)
+            next_ms = (now_ms + 1) / 1000
+            if now_ms // 1000 != state.lru_clock:
+                state.lru_clock = now_ms // 1000
         try:
             reply = route.handler(client, argv)
         except errors.CommandError as exc:
@@ -129,6 +134,7 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
         usec = int((ended - started) * 1_000_000)
         started = ended
         last = route
+        ran += 1
         counts = route.counts
         counts[0] += 1
         counts[1] += usec
@@ -136,7 +142,6 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
             route.small[usec] += 1
         else:
             route.histogram.record_us(usec)
-        i += 1
         if reply is OK:  # encode_into's most common case, without the call
             out.append(OK_REPLY)
         else:
@@ -144,17 +149,18 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
                 state.stats.record_error(reply)
                 counts[3] += 1
             encode_into(out, reply, proto)
-            if reply.__class__ is bytes and len(reply) >= BIG_REPLY:
-                break
-        if usec >= state.watch_us:
+        if usec >= watch_us:
             watched(client, route.spec, argv, usec)
+            watch_us = state.watch_us
             started = wall_time()
         if state.ready_keys:
             blocking.serve_ready_keys(state)
             started = wall_time()
+        if reply.__class__ is bytes and len(reply) >= BIG_REPLY:
+            break
     if last is not None:
         client.last_command = last.name
-    return i - start
+    return ran
 
 
 def execute(client: Any, argv: list[bytes]) -> Any:

@@ -118,6 +118,7 @@ class ServerState:
         # go there, which recomputes it (cache.dispatch).
         self.watch_us = 0
         self.routes = self.stats.routes  # cache.dispatch.Route by command name as sent
+        self.notify_flags = -1  # keyspace notification classes on (cache.notify; -1: not read yet)
         # (db index, key) -> {client id: cache.blocking.Blocked}, oldest waiter first
         self.blocked_on: dict[tuple[int, bytes], dict[int, Any]] = {}
         # keys written since the last dispatch that someone blocks on (an ordered set)

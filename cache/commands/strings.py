@@ -186,8 +186,10 @@ def set_(client: Any, argv: list[bytes]) -> Any:
     if len(argv) == 3:
         db = client.db
         db.set_key(argv[1], argv[2])
-        notify(client.server, "$", b"set", argv[1], db.index)
-        client.server.dirty += 1
+        server = client.server
+        if server.notify_flags:
+            notify(server, "$", b"set", argv[1], db.index)
+        server.dirty += 1
         return OK
     flags, expire = parse_extended_options(argv, 3, _SET_OPTIONS)
     return set_generic(client, flags, argv[1], argv[2], expire, "set")
@@ -589,8 +591,10 @@ def _incr_decr(client: Any, key: bytes, delta: int) -> int:
         db.add(key, b"%d" % result)
     else:
         db.replace_value(key, entry, b"%d" % result)
-    notify(client.server, "$", b"incrby", key, db.index)
-    client.server.dirty += 1
+    server = client.server
+    if server.notify_flags:
+        notify(server, "$", b"incrby", key, db.index)
+    server.dirty += 1
     return result
 
 
