@@ -142,8 +142,10 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
             route.small[usec] += 1
         else:
             route.histogram.record_us(usec)
-        if reply is OK:  # encode_into's most common case, without the call
+        if reply is OK:  # encode_into's commonest cases, without the call
             out.append(OK_REPLY)
+        elif reply.__class__ is int:  # the same in RESP2 and RESP3
+            out.append(b":%d\r\n" % reply)
         else:
             if reply.__class__ is Error:  # a batched command's only error is its reply
                 state.stats.record_error(reply)
