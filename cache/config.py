@@ -320,6 +320,8 @@ class Config:
             s.name: _default_text(s) if s.kind == "obuf" else parse_value(s, s.default.encode())
             for s in SETTINGS}
         self._listeners: dict[str, list[Callable[[Any], None]]] = {}
+        # dict.get itself, not a method: the server reads settings on every request.
+        self.get = self._values.get  # type: ignore[method-assign]
         for name, value in (overrides or {}).items():
             self.set(name, value)
 
@@ -377,7 +379,7 @@ class Config:
     def __getitem__(self, name: str) -> Any:
         return self._values[name]
 
-    def get(self, name: str, default: Any = None) -> Any:
+    def get(self, name: str, default: Any = None) -> Any:  # shadowed per instance by dict.get
         return self._values.get(name, default)
 
     def text(self, name: str) -> str:

@@ -495,29 +495,29 @@ class Database:
         """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs."""
         data = self.data
         expires = self.expires
-        watching = self.watching
         clock = self.server.lru_clock
-        lfu = self.mem.lfu
-        for i in range(start, len(items) - 1, 2):
-            key = items[i]
-            value = items[i + 1]
+        general = self.mem.lfu  # LFU touches every key its own way: set_key's general path
+        hooked = self.watching or KEY_MODIFIED_HOOKS
+        for key, value in zip(items[start::2], items[start + 1::2]):
             entry = data.get(key)
-            if entry is None or lfu or (expires and key in expires):
+            if entry is None or general or (expires and key in expires):
                 self._set_general(key, value, False, entry)
                 continue
             old = entry.value
             if old.__class__ is not bytes or value.__class__ is not bytes:
                 self._set_general(key, value, False, entry)
                 continue
+            # set_key's common overwrite
             entry.value = value
             entry.lru = clock
             if len(old) != len(value):
                 self._resized(len(old), len(value))
-            if watching:
-                for hook in WATCH_HOOKS:
+            if hooked:
+                if self.watching:
+                    for hook in WATCH_HOOKS:
+                        hook(self, key)
+                for hook in KEY_MODIFIED_HOOKS:
                     hook(self, key)
-            for hook in KEY_MODIFIED_HOOKS:
-                hook(self, key)
 
     def replace_value(self, key: bytes, entry: Entry, value: Any) -> None:
         """Give a live Entry (from `entry_for_write`) a new value, then notify (INCR, APPEND)."""

@@ -33,6 +33,7 @@ from cache.commands import transactions
 from cache.commands.clients import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT
 from cache.dispatch import BIG_REPLY, execute, run_batch
 from cache.errors import ProtocolError
+from cache.limits import NO_LIMITS
 from cache.reply import Error
 from cache.state import Client, ServerState
 from net import NetworkError
@@ -142,7 +143,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
     config_get = state.config.get
     conn_write = conn.write
     seen_setting: Any = _CLOSED  # the client-output-buffer-limit text normal_limits comes from
-    normal_limits = limits.NO_LIMITS
+    normal_limits = NO_LIMITS
     try:
         while True:
             if pending_read is None:
@@ -159,13 +160,13 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
             client.executing = True
             replies = 0
             if client.sub or client.psub or client.ssub:
-                obuf_limits = limits.NO_LIMITS  # a subscriber's limits are the pubsub class's
+                obuf_limits = NO_LIMITS  # a subscriber's limits are the pubsub class's
             else:
                 setting = config_get("client-output-buffer-limit")
                 if setting is not seen_setting:  # parsed again only after a CONFIG SET
                     seen_setting, normal_limits = setting, _normal_limits(state)
                 obuf_limits = normal_limits
-                if obuf_limits is limits.NO_LIMITS and client.soft_limit_since_s is not None:
+                if obuf_limits is NO_LIMITS and client.soft_limit_since_s is not None:
                     client.soft_limit_since_s = None  # what over_output_limit does with no soft limit
             while True:
                 try:
@@ -214,7 +215,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                         if replies & (CHECK_EVERY - 1) and (reply.__class__ is not bytes or len(reply) < BIG_REPLY):
                             continue
                     used = sum(map(len, out)) + conn.pending_output()
-                    if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
+                    if obuf_limits is not NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
                         _close_over_limit(client, conn, out)
                         return
                     if used > OUTPUT_HIGH_WATER:
@@ -226,7 +227,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                 parser.authenticated = client.authenticated  # AUTH, HELLO AUTH: limits lifted
             client.executing = False
             client.last_interaction_ms = state.now_ms
-            if obuf_limits is not limits.NO_LIMITS and limits.over_output_limit(
+            if obuf_limits is not NO_LIMITS and limits.over_output_limit(
                     client, sum(map(len, out)) + conn.pending_output(), obuf_limits):
                 _close_over_limit(client, conn, out)
                 return
@@ -259,13 +260,13 @@ _CLOSED = object()
 
 
 def _normal_limits(state: ServerState) -> tuple[int, int, int]:
-    """The normal class's output limits; `limits.NO_LIMITS` itself when there are none.
+    """The normal class's output limits; `NO_LIMITS` itself when there are none.
 
     Redis's default is "normal 0 0 0": returning the NO_LIMITS object then
     lets the connection skip every check.
     """
     found = limits.output_limits(state)
-    return found if found[0] or found[1] else limits.NO_LIMITS
+    return found if found[0] or found[1] else NO_LIMITS
 
 
 def _wait_for_reader(client: Client, conn: Any, out: list[bytes]):
