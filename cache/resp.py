@@ -163,7 +163,7 @@ class RespParser:
     """
 
     __slots__ = ("_buf", "_pos", "_tail", "_need", "_term", "_args", "_left", "_bulklen",
-                 "_failed", "_max_bulk_len", "_fast", "authenticated", "_ready", "_batch")
+                 "_failed", "_max_bulk_len", "_fast", "authenticated", "_ready", "_batch", "drained")
 
     def __init__(self, max_bulk_len: int = DEFAULT_MAX_BULK_LEN, authenticated: bool = True) -> None:
         self._buf = b""  # immutable, so argv elements are plain slices of it
@@ -177,6 +177,8 @@ class RespParser:
         self._failed: bytes | None = None
         self._ready: list[list[bytes]] = []  # commands read ahead, last one first
         self._batch = True  # whether tokenising the rest of this buffer may still pay
+        # next_batch took everything fed so far: a caller may skip asking again until it feeds
+        self.drained = False
         self.max_bulk_len = max_bulk_len
         self.authenticated = authenticated
 
@@ -205,6 +207,7 @@ class RespParser:
         """Take bytes; returns `buffered_bytes()` (the server checks its query-buffer limit)."""
         if self._failed is not None or not data:
             return self.buffered_bytes()
+        self.drained = False
         self._batch = True
         if self._pos >= len(self._buf) and not self._tail:
             self._buf = data if type(data) is bytes else bytes(data)
@@ -302,6 +305,7 @@ class RespParser:
                 found = _whole_commands(buf)
                 if found is not None:
                     self._buf = b""
+                    self.drained = True
                     return found
         args = self.next_command()
         if args is None:
@@ -320,6 +324,7 @@ class RespParser:
         if commands:
             commands.reverse()
             self._ready += commands
+            self.drained = False
 
     def _read_ahead(self, buf: bytes, pos: int) -> list[bytes] | None:
         """Take every complete command the line split can prove, return the first of them."""

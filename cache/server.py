@@ -225,6 +225,8 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                 if client.close_after_reply:
                     break
                 parser.authenticated = client.authenticated  # AUTH, HELLO AUTH: limits lifted
+                if parser.drained:
+                    break  # the whole read was this batch: no need to ask for another
             client.executing = False
             client.last_interaction_ms = state.now_ms
             if obuf_limits is not NO_LIMITS and limits.over_output_limit(

@@ -54,6 +54,8 @@ def _parse_chunks(chunks, parser, take):
             parser.feed(chunk)
             while batch := take(parser):
                 commands += batch
+                if parser.drained:  # the server stops asking here: nothing may be left
+                    assert parser.buffered_bytes() == 0 and parser.next_batch() == []
     except ProtocolError as exc:
         return commands, exc.message
     return commands, None
