@@ -130,18 +130,7 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
             reply = route.handler(client, argv)
         except errors.CommandError as exc:
             reply = Error(exc.message)
-        ended = wall_time()
-        usec = int((ended - started) * 1_000_000)
-        started = ended
-        last = route
-        ran += 1
         counts = route.counts
-        counts[0] += 1
-        counts[1] += usec
-        if 0 <= usec < SMALL_US:
-            route.small[usec] += 1
-        else:
-            route.histogram.record_us(usec)
         if reply is OK:  # encode_into's commonest cases, without the call
             out.append(OK_REPLY)
         elif reply.__class__ is int:  # the same in RESP2 and RESP3
@@ -150,7 +139,18 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
             if reply.__class__ is Error:  # a batched command's only error is its reply
                 state.stats.record_error(reply)
                 counts[3] += 1
-            encode_into(out, reply, proto)
+            encode_into(out, reply, proto)  # timed with the command, as Redis builds it there
+        ended = wall_time()
+        usec = int((ended - started) * 1_000_000)
+        started = ended
+        last = route
+        ran += 1
+        counts[0] += 1
+        counts[1] += usec
+        if 0 <= usec < SMALL_US:
+            route.small[usec] += 1
+        else:
+            route.histogram.record_us(usec)
         if usec >= watch_us:
             watched(client, route.spec, argv, usec)
             watch_us = state.watch_us

@@ -5,18 +5,18 @@ and value objects 48 each, its dict and list shares):
 
     data      dict key -> Entry(value, lru); the only per-key object
     expires   dict key -> absolute Unix ms, only for keys with a TTL
-    slots     append-only list of keys, for random sampling and SCAN
+    slots     append-only list of keys, one slot per key, for random sampling and SCAN
+    gone      dict key -> None: keys removed since the last compaction (their slot is dead)
     sized     dict key -> memory estimate, only for values other than bytes
     volatile  append-only list of keys that got a TTL, for active expiry
 
-`slots` and `volatile` are cleaned lazily. A removed key's slot stays,
-dead, until the list is compacted; a key's live slot is its last one, so
-`data`'s order is the order of the live slots. A key removed and added
-again before a compaction has a dead slot too, which still counts as a
-slot of the key: draws favour it slightly and SCAN may return it twice
-(as Redis's SCAN may). When dead slots outnumber live ones the list is
-rebuilt from `data`, and the compaction is recorded (epoch, slots removed)
-so a SCAN cursor from before it can step back far enough to miss nothing.
+`slots` and `volatile` are cleaned lazily. A slot is live iff its key is in
+`data`. A removed key's slot stays, dead, until the list is compacted; a
+key added again before that takes its old slot back (`gone`), so no key
+ever has two slots and draws stay uniform. When dead slots outnumber live
+ones the list is compacted in order, and the compaction is recorded
+(epoch, slots removed) so a SCAN cursor from before it can step back far
+enough to miss nothing.
 `volatile` may hold stale or repeated keys (a key that lost and regained a
 TTL); it is rebuilt from `expires` when the stale part grows too large.
 
@@ -211,7 +211,7 @@ class Database:
     """
 
     __slots__ = (
-        "server", "index", "mem", "watching", "data", "expires", "slots", "dead", "sized",
+        "server", "index", "mem", "watching", "data", "expires", "slots", "gone", "dead", "sized",
         "volatile", "volatile_stale", "epoch", "removed_total", "epoch_removed", "avg_ttl",
     )
 
@@ -226,7 +226,8 @@ class Database:
         self.data: dict[bytes, Entry] = {}
         self.expires: dict[bytes, int] = {}
         self.slots: list[bytes] = []
-        self.dead = 0  # slots of removed keys
+        self.gone: dict[bytes, None] = {}
+        self.dead = 0  # slots of removed keys (len(slots) - len(data))
         self.sized: dict[bytes, Any] = {}  # an int, or a memory.Sized memo for collections
         self.volatile: list[bytes] = []
         self.volatile_stale = 0
@@ -431,7 +432,12 @@ class Database:
         """A new Entry for a key that has none: stored, accounted, notified."""
         entry = Entry(value, lru)
         self.data[key] = entry
-        self.slots.append(key)
+        gone = self.gone
+        if gone and key in gone:  # its dead slot is live again
+            del gone[key]
+            self.dead -= 1
+        else:
+            self.slots.append(key)
         if value.__class__ is bytes:
             size = _string_total(key, value)
             mem = self.mem
@@ -562,6 +568,7 @@ class Database:
             self.mem.used -= PER_KEY + _BYTES_ALLOC[len(key)] + _VALUE_ALLOC[len(value)]
         else:
             self.mem.used -= self._forget(key, value)
+        self.gone[key] = None
         self.dead += 1
         if self.expires and self.expires.pop(key, None) is not None:
             self._ttl_dropped()
@@ -699,9 +706,11 @@ class Database:
         return max(pos - (self.removed_total - removed_then), 0)
 
     def _compact(self) -> None:
-        live = list(self.data)  # the live slots, in order
+        data = self.data
+        live = [key for key in self.slots if key in data]  # order kept: SCAN cursors step back
         self._record_compaction(len(self.slots) - len(live))
         self.slots = live
+        self.gone.clear()
         self.dead = 0
 
     def _record_compaction(self, removed: int) -> None:

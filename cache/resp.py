@@ -296,6 +296,8 @@ class RespParser:
         buf = self._buf
         if not ready and not self._tail:
             if self._pos >= len(buf):
+                if self._failed is not None:
+                    raise ProtocolError(self._failed)  # a failed parser stays failed
                 if buf:
                     self._buf = b""
                     self._pos = 0

@@ -116,8 +116,16 @@ class RealLoop(Loop):
 
     def before_poll(self, callback: Callable[[], None]) -> None:
         """Run `callback()` once, when nothing more is due and the loop is about to
-        wait for I/O: Redis's beforeSleep, where it writes every client's replies."""
+        wait for I/O: Redis's beforeSleep, where it writes every client's replies.
+        Also run when `run()` returns, so nothing written is left unsent."""
         self._before_poll.append(callback)
+
+    def _run_before_poll(self) -> None:
+        if self._before_poll:
+            callbacks, self._before_poll = self._before_poll, []
+            for callback in callbacks:
+                callback()
+                reset_depth()
 
     # -- signals ------------------------------------------------------------
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
@@ -193,13 +201,9 @@ class RealLoop(Loop):
             self._check_unobserved()
             if fut._state != PENDING or self._stopping:
                 break
-            if self._before_poll:
-                callbacks, self._before_poll = self._before_poll, []
-                for callback in callbacks:
-                    callback()
-                    reset_depth()
-                if fut._state != PENDING or self._stopping:
-                    break
+            self._run_before_poll()
+            if fut._state != PENDING or self._stopping:
+                break
             if queue:
                 timeout = max(0.0, queue[0][0] - monotonic())
                 if queue[0][2] > limit and queue[0][0] <= now:
@@ -211,6 +215,8 @@ class RealLoop(Loop):
 
                 raise Deadlock("nothing to wait for: no timers, no sockets, main future pending:\n  "
                                + "\n  ".join(self.waiting_actors() or ["(none)"]))
+            if self._before_poll:  # registered by what the callbacks woke: poll, do not sleep
+                timeout = 0.0
             if timeout is None:
                 timeout = -1
             elif timeout > 0:
@@ -230,3 +236,4 @@ class RealLoop(Loop):
                         entry[1]()
             if self._signals_seen:
                 self._dispatch_signals()
+        self._run_before_poll()  # what the last turn wrote goes out before run() returns

@@ -214,7 +214,7 @@ class RealConnection(Connection):
 
     # -- writing ----------------------------------------------------------
     def write(self, data: bytes) -> None:
-        if self._write_done:
+        if self._write_done or not data:
             return
         if data.__class__ is not bytes:
             data = bytes(data)  # the caller may reuse its buffer

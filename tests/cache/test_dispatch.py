@@ -224,3 +224,30 @@ def test_client_output_buffer_limit_setting_matches_redis(redis_with):
         ])
     finally:
         oracle.close()
+
+
+def test_a_pipelined_reply_is_timed_with_its_own_command(monkeypatch):
+    """Building a reply is part of its command, as in Redis: a long LRANGE reply is
+    the LRANGE's time in the slow log, not the next command's."""
+    from cache import dispatch
+
+    h = Harness()
+    h.run("RPUSH", "big", *[str(i) for i in range(100)])
+    h.run("CONFIG", "SET", "slowlog-log-slower-than", "5000")
+    h.run("SLOWLOG", "RESET")
+    client = h.client
+
+    def slow_encode(out, reply, proto):  # 20 ms to encode a list reply, on the harness clock
+        if isinstance(reply, list):
+            h.loop.offset_ms += 20
+        resp.encode_into(out, reply, proto)
+
+    monkeypatch.setattr(dispatch, "encode_into", slow_encode)
+    for warm in ([b"LRANGE", b"big", b"0", b"-1"], [b"PING"]):
+        dispatch.execute(client, warm)  # the routes exist: run_batch takes these
+    h.run("SLOWLOG", "RESET")
+    out: list[bytes] = []
+    pipeline = [[b"LRANGE", b"big", b"0", b"-1"], [b"PING"], [b"PING"]]
+    assert dispatch.run_batch(client, pipeline, 0, out) == 3
+    logged = [entry[3] for entry in h.run("SLOWLOG", "GET")]
+    assert logged == [[b"LRANGE", b"big", b"0", b"-1"]]

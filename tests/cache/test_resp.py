@@ -706,3 +706,13 @@ def test_double_formatting_agrees_with_redis_server(redis_server):
         assert reply2 == format_double(value), value
         assert reply3 == ("double", format_double(value)), value
         assert encode(Double(value), 2) == encode(reply2, 2)
+
+
+def test_a_failed_parser_raises_again_from_next_batch():
+    parser = RespParser()
+    parser.feed(b"*1\r\n$x\r\n")
+    with pytest.raises(ProtocolError):
+        parser.next_batch()
+    for _ in range(2):
+        with pytest.raises(ProtocolError):
+            parser.next_batch()

@@ -80,14 +80,16 @@ def test_before_poll_callbacks_run_once_when_nothing_more_is_due():
         seen.append("registered")
         yield flow.delay(0.01)  # the loop waits: the callback has run before that
         seen.append("woken")
-        loop.before_poll(lambda: loop.before_poll(lambda: seen.append("next turn")))
-        yield flow.delay(0.01)  # the outer callback runs before this wait, the inner one after
+        # One registered by a callback runs before the wait too: the loop polls, not sleeps.
+        loop.before_poll(lambda: loop.before_poll(lambda: seen.append("registered inside")))
+        yield flow.delay(0.05)
         seen.append("woken again")
-        yield flow.delay(0.01)
+        loop.before_poll(lambda: seen.append("at the end"))  # run() flushes it before returning
 
     try:
         loop.run(main)
     finally:
         loop.close()
-    assert seen == ["registered", "due", "first", "woken", "woken again", "next turn"]
+    assert seen == ["registered", "due", "first", "woken", "registered inside", "woken again",
+                    "at the end"]
 
