@@ -165,12 +165,6 @@ def notify(state: Any, type_flag: str, event: bytes, key: bytes, dbid: int) -> N
         pubsub.publish(state, b"__keyevent@%d__:%b" % (dbid, event), key)
 
 
-def active(state: Any) -> bool:
-    """Whether any class is enabled: a batched write (MSET) then takes its per-key path."""
-    flags = state.notify_flags
-    return bool(flags if flags >= 0 else _install(state))
-
-
 def _keyspace_event(db: Any, event: str, key: bytes) -> None:
     """KEY_EVENT_HOOKS entry: removals and creations the keyspace itself makes."""
     letter = _KEYSPACE_EVENTS.get(event)

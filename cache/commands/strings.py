@@ -20,7 +20,6 @@ from cache import errors
 from cache.commands.table import command
 from cache.errors import CommandError
 from cache.keyspace import config_value
-from cache.notify import active as notifications_active
 from cache.notify import notify
 from cache.reply import OK, Map
 from cache.resp import string2ll
@@ -304,7 +303,7 @@ def _set_pairs(client: Any, argv: list[bytes]) -> None:
     `new` and `set` per key as Redis does."""
     db = client.db
     server = client.server
-    if not notifications_active(server):
+    if not server.notify_flags:  # 0: off (-1, not read yet, takes the per-key path once)
         db.set_many(argv, 1)
         return
     for i in range(1, len(argv), 2):
