@@ -268,15 +268,22 @@ class Actor(Future):
             loop._note_unobserved(self)
 
     def cancel(self) -> None:
-        """Throw ActorCancelled into the body at its wait, then cancel what it waited on."""
+        """Throw ActorCancelled into the body at its wait, then cancel what it waited on.
+
+        An actor cancelled from inside its own step (by itself, or by code it
+        called) is cancelled as soon as that step ends, at its next wait.
+        """
         if self._state != PENDING:
+            return
+        gen = self._gen
+        if gen is not None and gen.gi_running:
+            self._loop.call_soon(self._cancel_after_step)
             return
         waiting = self._waiting
         self._waiting = None
         if waiting is not None:
             waiting.remove_callback(self._wake_cb)
             release(waiting)
-        gen = self._gen
         if gen is None:  # cancelled while still starting: nothing to unwind
             self._finish(ERROR, ActorCancelled())
             return
@@ -293,6 +300,9 @@ class Actor(Future):
                 self._loop._report_error(
                     self.name, FlowError(f"actor {self.name} caught ActorCancelled and waited again")
                 )
+
+    def _cancel_after_step(self, _arg: Any) -> None:
+        self.cancel()
 
     def waiting_on(self) -> Future | None:
         return self._waiting

@@ -266,3 +266,34 @@ def test_no_behaviour_depends_on_garbage_collection(sim):
 
     sim.run(main)
     assert log == ["still ran"]
+
+
+def test_an_actor_cancelled_inside_its_own_step_stops_at_its_next_wait(loop):
+    log = []
+    me = []
+
+    def stop_the_caller():  # code the actor calls, holding a reference to it
+        me[0].cancel()
+        log.append("cancel asked")
+
+    @flow.actor
+    def worker():
+        yield flow.delay(0.001)
+        try:
+            stop_the_caller()
+            log.append("step goes on")
+            yield flow.delay(1000)
+            log.append("never")
+        finally:
+            log.append("finally")
+
+    @flow.actor
+    def main():
+        me.append(worker())
+        try:
+            yield me[0]
+        except ActorCancelled:
+            return "cancelled"
+
+    assert loop.run(main) == "cancelled"
+    assert log == ["cancel asked", "step goes on", "finally"]
