@@ -108,6 +108,7 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
     watch_us = state.watch_us
     ran = 0
     last = None
+    big = False  # a reply of BIG_REPLY bytes or more was encoded: stop after its command
     started = wall_time()
     now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
     if now_ms // 1000 != state.lru_clock:
@@ -140,6 +141,8 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
                 state.stats.record_error(reply)
                 counts[3] += 1
             encode_into(out, reply, proto)  # timed with the command, as Redis builds it there
+            if reply.__class__ is bytes and len(reply) >= BIG_REPLY:
+                big = True
         ended = wall_time()
         usec = int((ended - started) * 1_000_000)
         started = ended
@@ -158,7 +161,7 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
         if state.ready_keys:
             blocking.serve_ready_keys(state)
             started = wall_time()
-        if reply.__class__ is bytes and len(reply) >= BIG_REPLY:
+        if big:
             break
     if last is not None:
         client.last_command = last.name
