@@ -100,6 +100,10 @@ class SimHost(Network):
         self._next_port = port + 1 if port < 65535 else _FIRST_EPHEMERAL
         return port
 
+    def connections(self) -> list["SimConnection"]:
+        """This host's open connection ends, oldest first (for fault injection)."""
+        return list(self._endpoints.values())
+
     def stats(self) -> dict[str, int]:
         return {
             "bytes_sent": self.bytes_sent, "bytes_received": self.bytes_received,
@@ -364,7 +368,9 @@ class SimNetwork(Network):
 
     # -- faults -----------------------------------------------------------
     def kill_connection(self, conn: SimConnection) -> None:
-        """Both ends see ConnectionReset at once."""
+        """Both ends see ConnectionReset at once (nothing happens to one already dead)."""
+        if conn._dead:
+            return
         trace("NetKillConnection", local=list(conn.local), peer=list(conn.peer))
         self._reset_pair(conn, ConnectionReset("connection killed"))
 

@@ -144,11 +144,10 @@ class Injector:
     def _reset(self, fault: FaultPlan):
         rng = self.world.loop.random
         for name in fault.hosts:
-            endpoints = list(self.net.host(name)._endpoints.values())
+            endpoints = self.net.host(name).connections()
             chosen = [ep for ep in endpoints if rng.coin(0.5)] or endpoints[:1]
             for ep in chosen:
-                if not ep._dead:
-                    self.net.kill_connection(ep)
+                self.net.kill_connection(ep)
         return None
 
     def _kill(self, fault: FaultPlan):
