@@ -1,9 +1,10 @@
 """The cache server, written once as actors, for whichever loop runs it.
 
 A listener actor accepts connections; one actor per connection reads,
-parses every complete command in its buffer, executes them in order
-(`cache.dispatch.execute`) and writes the whole batch of replies with one
-write (pipelining), waiting on `drain()` when the client reads slower than
+parses every complete command in its buffer (`RespParser.next_batch`),
+executes them in order (`cache.dispatch.run_batch` for the common ones,
+`cache.dispatch.execute` for the rest) and writes the whole batch of
+replies with one write (pipelining), waiting on `drain()` when the client reads slower than
 it asks, between reads and inside a long batch too (every CHECK_EVERY
 replies or after a big one), so a client that pipelines large replies and
 never reads holds about OUTPUT_HIGH_WATER of memory, not the whole batch.
