@@ -497,8 +497,9 @@ class Database:
         self._grow(self._estimate(key, value) - old)
         self._notify(key)
 
-    def set_many(self, items: list[Any], start: int = 1) -> None:
-        """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs."""
+    def set_many(self, items: list[bytes], start: int = 1) -> None:
+        """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs
+        (all bytes, as the wire gives them)."""
         data = self.data
         expires = self.expires
         clock = self.server.lru_clock
@@ -510,7 +511,7 @@ class Database:
                 self._set_general(key, value, False, entry)
                 continue
             old = entry.value
-            if old.__class__ is not bytes or value.__class__ is not bytes:
+            if old.__class__ is not bytes:
                 self._set_general(key, value, False, entry)
                 continue
             # set_key's common overwrite
