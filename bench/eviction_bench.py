@@ -29,13 +29,12 @@ import random
 import shutil
 import socket
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+from support import flowcache_and_redis  # noqa: E402
 
 POLICIES = ("noeviction", "allkeys-lru", "allkeys-lfu", "allkeys-random",
             "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl")
@@ -188,12 +187,7 @@ def main() -> int:
         print("needs redis-server (apt-get install redis-server)", file=sys.stderr)
         return 2
     maxmemory = parse_memory(args.maxmemory)
-    workdir = tempfile.mkdtemp(prefix="flowcache-evict-bench-")
-    fc_port, redis_port = free_port(), free_port()
-    procs = [start_flowcache(fc_port), start_redis_server("redis-server", redis_port, workdir)]
-    try:
-        wait_for_port(fc_port)
-        wait_for_port(redis_port)
+    with flowcache_and_redis("flowcache-evict-bench-") as (_fc, fc_port, _rd, redis_port):
         fc, rd = Connection(fc_port), Connection(redis_port)
         fc_per_key = bytes_per_key(fc, args.value_size)
         rd_per_key = bytes_per_key(rd, args.value_size)
@@ -229,11 +223,6 @@ def main() -> int:
             if args.same_capacity:
                 line += f"{ratio(results['flowcache*']['hit_rate'], redis['hit_rate']):>27}"
             print(line)
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -29,7 +29,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from typing import Callable
@@ -38,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
-from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+from support import flowcache_and_redis, wait_for_port  # noqa: E402
 
 Values = Callable[[int], bytes]  # key number -> value
 
@@ -146,18 +145,9 @@ def main() -> int:
         print(row(label, n, used, real))
     if args.skip_network or not shutil.which("redis-server"):
         return 0
-    workdir = tempfile.mkdtemp(prefix="flowcache-mem-bench-")
-    fc_port, redis_port = free_port(), free_port()
-    flowcache = start_flowcache(fc_port)
-    redis = start_redis_server("redis-server", redis_port, workdir)
-    try:
+    with flowcache_and_redis("flowcache-mem-bench-") as (flowcache, fc_port, redis, redis_port):
         fc_used, fc_rss = over_network("flowcache", flowcache, fc_port, n, value)
         rd_used, rd_rss = over_network("redis", redis, redis_port, n, value)
-    finally:
-        for proc in (flowcache, redis):
-            proc.terminate()
-            proc.wait(timeout=30)
-        shutil.rmtree(workdir, ignore_errors=True)
     print(row("flowcache serve, VmRSS", n, fc_used, fc_rss))
     print(row("redis-server 7.0, VmRSS", n, rd_used, rd_rss))
     print()

@@ -23,11 +23,10 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+from support import flowcache_and_redis  # noqa: E402
 
 TESTS = "set,get,incr,mset"
 
@@ -52,12 +51,7 @@ def main() -> int:
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         print("needs redis-server and redis-benchmark (apt-get install redis-server redis-tools)", file=sys.stderr)
         return 2
-    workdir = tempfile.mkdtemp(prefix="flowcache-bench-")
-    fc_port, redis_port = free_port(), free_port()
-    procs = [start_flowcache(fc_port), start_redis_server("redis-server", redis_port, workdir)]
-    try:
-        wait_for_port(fc_port)
-        wait_for_port(redis_port)
+    with flowcache_and_redis("flowcache-bench-") as (_fc, fc_port, _rd, redis_port):
         print(f"redis-benchmark -t {TESTS} -n {args.requests} -c {args.clients}, "
               f"median of {args.rounds} rounds")
         print(f"{'test':<8}{'-P':>4}{'flowcache rps':>16}{'redis rps':>14}{'ratio':>9}"
@@ -77,11 +71,6 @@ def main() -> int:
                 print(f"{test:<8}{pipeline:>4}{fc_mid:>16,.0f}{rd_mid:>14,.0f}"
                       f"{fc_mid / rd_mid if rd_mid else 0.0:>8.0%}"
                       f"{min(ratios):>10.0%}-{max(ratios):.0%}")
-    finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

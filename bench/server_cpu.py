@@ -15,11 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from support import free_port, start_flowcache, start_redis_server, wait_for_port  # noqa: E402
+from support import flowcache_and_redis  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -48,12 +47,7 @@ def main() -> int:
     if not shutil.which("redis-benchmark") or not shutil.which("redis-server"):
         print("needs redis-server and redis-benchmark", file=sys.stderr)
         return 2
-    workdir = tempfile.mkdtemp(prefix="flowcache-bench-")
-    fc_port, redis_port = free_port(), free_port()
-    fc, rd = start_flowcache(fc_port), start_redis_server("redis-server", redis_port, workdir)
-    try:
-        wait_for_port(fc_port)
-        wait_for_port(redis_port)
+    with flowcache_and_redis("flowcache-bench-") as (fc, fc_port, rd, redis_port):
         print(f"{'test':<8}{'-P':>4}{'flowcache us':>14}{'redis us':>10}{'redis/flowcache':>17}")
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             for test in args.tests.split(","):
@@ -61,11 +55,6 @@ def main() -> int:
                 theirs = cpu_per_request(rd.pid, redis_port, test, args.requests, pipeline)
                 ratio = theirs / ours if ours else 0.0
                 print(f"{test:<8}{pipeline:>4}{ours:>14.2f}{theirs:>10.2f}{ratio:>16.0%}")
-    finally:
-        for proc in (fc, rd):
-            proc.terminate()
-            proc.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 

@@ -71,28 +71,20 @@ def _strtold(text: bytes) -> Fraction | str | None:
     match = _DECIMAL.fullmatch(text)
     if match is not None:
         sign, digits, exponent = match.groups()
-        value = Fraction(digits.decode())
-        if exponent is not None:
-            shift = int(exponent)
-            if abs(shift) > 100_000:
-                return None if value else Fraction(0)
-            value *= Fraction(10) ** shift
+        value = _scaled(Fraction(digits.decode()), 10, exponent)
     else:
         match = _HEX.fullmatch(text)
         if match is not None:
             sign, digits, exponent = match.groups()
             whole, _, frac = digits.decode().partition(".")
-            value = Fraction(int((whole + frac) or "0", 16), 16 ** len(frac))
-            if exponent is not None:
-                shift = int(exponent)
-                if abs(shift) > 100_000:
-                    return None if value else Fraction(0)
-                value *= Fraction(2) ** shift
+            value = _scaled(Fraction(int((whole + frac) or "0", 16), 16 ** len(frac)), 2, exponent)
         else:
             match = _INFINITY.fullmatch(text)
             if match is None:
                 return None  # nan, spaces, trailing bytes, empty
             return "-inf" if match.group(1) == b"-" else "inf"
+    if value is None:
+        return None
     if value:
         magnitude = abs(value)
         exponent2 = magnitude.numerator.bit_length() - magnitude.denominator.bit_length()
@@ -100,6 +92,16 @@ def _strtold(text: bytes) -> Fraction | str | None:
             return None  # ERANGE: overflow to HUGE_VALL or underflow to zero
         value = _round_long_double(value)
     return -value if sign == b"-" else value
+
+
+def _scaled(value: Fraction, base: int, exponent: bytes | None) -> Fraction | None:
+    """value * base**exponent; None (ERANGE) for an exponent no long double reaches."""
+    if exponent is None:
+        return value
+    shift = int(exponent)
+    if abs(shift) > 100_000:
+        return None if value else Fraction(0)
+    return value * Fraction(base) ** shift
 
 
 def _round_long_double(value: Fraction) -> Fraction:

@@ -305,33 +305,19 @@ def sample_keys(db: Any, count: int, allkeys: bool, random: Any) -> list[bytes]:
     2*count draws fed by one `getrandbits` call; like dictGetSomeKeys, fewer
     keys may come back when many drawn slots are dead or stale.
     """
-    items = db.slots if allkeys else db.volatile
+    items, live = (db.slots, db.data) if allkeys else (db.volatile, db.expires)
     n = len(items)
     draws = 2 * count
     bits = random.getrandbits(_DRAW_BITS * draws)
     mask = (1 << _DRAW_BITS) - 1
     keys: list[bytes] = []
-    found = 0
-    if allkeys:
-        data = db.data
-        for _ in range(draws):
-            key = items[(bits & mask) % n]
-            bits >>= _DRAW_BITS
-            if key in data:
-                keys.append(key)
-                found += 1
-                if found == count:
-                    break
-    else:
-        expires = db.expires
-        for _ in range(draws):
-            key = items[(bits & mask) % n]
-            bits >>= _DRAW_BITS
-            if key in expires:
-                keys.append(key)
-                found += 1
-                if found == count:
-                    break
+    for _ in range(draws):
+        key = items[(bits & mask) % n]
+        bits >>= _DRAW_BITS
+        if key in live:
+            keys.append(key)
+            if len(keys) == count:
+                break
     return keys
 
 

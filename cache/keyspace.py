@@ -250,11 +250,8 @@ class Database:
         entry = self.data.get(key)
         if entry is not None and entry.value.__class__ is not bytes:  # bytes never change
             self._account_in_place(key, entry.value)
-        if self.watching:
-            for hook in WATCH_HOOKS:
-                hook(self, key)
-        for hook in KEY_MODIFIED_HOOKS:
-            hook(self, key)
+        if self.watching or KEY_MODIFIED_HOOKS:
+            self._notify(key)
 
     def _notify(self, key: bytes) -> None:
         """The hooks of `on_key_modified`, for paths that did the accounting themselves."""
@@ -446,11 +443,8 @@ class Database:
                 mem.peak = used
         else:
             self._grow(self._estimate(key, value))
-        if self.watching:
-            for hook in WATCH_HOOKS:
-                hook(self, key)
-        for hook in KEY_MODIFIED_HOOKS:
-            hook(self, key)
+        if self.watching or KEY_MODIFIED_HOOKS:
+            self._notify(key)
         for hook in KEY_EVENT_HOOKS:  # dbAdd's `new`, before the command's own event
             hook(self, "new", key)
         return entry
@@ -470,11 +464,8 @@ class Database:
         entry.lru = self.server.lru_clock
         if len(old) != len(value):
             self._resized(len(old), len(value))
-        if self.watching:
-            for hook in WATCH_HOOKS:
-                hook(self, key)
-        for hook in KEY_MODIFIED_HOOKS:
-            hook(self, key)
+        if self.watching or KEY_MODIFIED_HOOKS:
+            self._notify(key)
 
     def _set_general(self, key: bytes, value: Any, keep_ttl: bool, entry: Entry | None) -> None:
         """set_key for every case: a new key, a TTL, LFU, other value types."""
@@ -504,7 +495,6 @@ class Database:
         expires = self.expires
         clock = self.server.lru_clock
         general = self.mem.lfu  # LFU touches every key its own way: set_key's general path
-        hooked = self.watching or KEY_MODIFIED_HOOKS
         for key, value in zip(items[start::2], items[start + 1::2]):
             entry = data.get(key)
             if entry is None or general or (expires and key in expires):
@@ -519,12 +509,8 @@ class Database:
             entry.lru = clock
             if len(old) != len(value):
                 self._resized(len(old), len(value))
-            if hooked:
-                if self.watching:
-                    for hook in WATCH_HOOKS:
-                        hook(self, key)
-                for hook in KEY_MODIFIED_HOOKS:
-                    hook(self, key)
+            if self.watching or KEY_MODIFIED_HOOKS:
+                self._notify(key)
 
     def replace_value(self, key: bytes, entry: Entry, value: Any) -> None:
         """Give a live Entry (from `entry_for_write`) a new value, then notify (INCR, APPEND)."""
@@ -533,11 +519,8 @@ class Database:
             entry.value = value
             if len(old) != len(value):
                 self._resized(len(old), len(value))
-            if self.watching:
-                for hook in WATCH_HOOKS:
-                    hook(self, key)
-            for hook in KEY_MODIFIED_HOOKS:
-                hook(self, key)
+            if self.watching or KEY_MODIFIED_HOOKS:
+                self._notify(key)
         else:
             before = self._forget(key, old)
             entry.value = value

@@ -22,7 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from cache import errors
-from cache.config import parse_memory
+from cache.limits import output_limits as class_output_limits
+from cache.limits import over_output_limit
 from cache.glob import compile_pattern
 from cache.reply import Push
 from cache.state import RESET_HOOKS
@@ -31,7 +32,6 @@ CHANNEL, PATTERN, SHARD = 0, 1, 2
 
 # Redis's default `client-output-buffer-limit` for the pubsub class, used
 # while the setting is absent from cache.config.
-DEFAULT_PUBSUB_LIMITS = (32 * 1024 * 1024, 8 * 1024 * 1024, 60)  # hard, soft bytes; soft seconds
 
 # RESP2 subscribed mode accepts only these (Redis 7.0 processCommand).
 _ALLOWED_WHILE_SUBSCRIBED = frozenset((
@@ -65,11 +65,10 @@ class Registry:
 class Subscriptions:
     """One client's subscriptions, in the order it made them."""
 
-    __slots__ = ("by_kind", "soft_limit_since_s")
+    __slots__ = ("by_kind",)
 
     def __init__(self) -> None:
         self.by_kind: tuple[dict[bytes, None], ...] = ({}, {}, {})
-        self.soft_limit_since_s: int | None = None  # when output went above the soft limit
 
 
 def registry(state: Any) -> Registry:
@@ -156,7 +155,7 @@ def forget_client(client: Any) -> None:
     for kind in (CHANNEL, PATTERN, SHARD):
         for name in list(subs.by_kind[kind]):
             unsubscribe(client, kind, name)
-    subs.soft_limit_since_s = None
+    client.soft_limit_since_s = None
 
 
 def _recount(client: Any) -> None:
@@ -207,42 +206,14 @@ def deliver(client: Any, push: Push, limits: tuple[int, int, int]) -> None:
     if client.close_after_reply:
         return  # being closed: Redis adds no more output to a close-asap client
     client.send_push(push)
-    if over_output_limit(client, limits):
+    if over_output_limit(client, client.pending_output(), limits):
         forget_client(client)
         client.kill()
 
 
-def over_output_limit(client: Any, limits: tuple[int, int, int]) -> bool:
-    """Redis's checkClientOutputBufferLimits, with the pubsub class's (hard, soft, seconds)."""
-    hard, soft, soft_seconds = limits
-    used = client.pending_output()
-    if hard and used >= hard:
-        return True
-    subs = subscriptions(client)
-    if not (soft and used >= soft):
-        subs.soft_limit_since_s = None
-        return False
-    now_s = client.server.now_ms // 1000
-    if subs.soft_limit_since_s is None:
-        subs.soft_limit_since_s = now_s
-        return False
-    return now_s - subs.soft_limit_since_s > soft_seconds
-
-
 def output_limits(state: Any) -> tuple[int, int, int]:
-    """(hard bytes, soft bytes, soft seconds) for pubsub clients.
-
-    Reads `client-output-buffer-limit` in Redis's text form ("normal 0 0 0
-    ... pubsub 32mb 8mb 60") when the config has it, else Redis's default.
-    """
-    config = state.config
-    setting = config.get("client-output-buffer-limit", None) if config is not None else None
-    words = setting.split() if isinstance(setting, str) else []
-    for i in range(0, len(words) - 3, 4):
-        if words[i].lower() == "pubsub":
-            hard, soft = (parse_memory(w.encode()) for w in words[i + 1:i + 3])
-            return hard, soft, int(words[i + 3])
-    return DEFAULT_PUBSUB_LIMITS
+    """(hard bytes, soft bytes, soft seconds) of the pubsub class (Redis's default: 32mb 8mb 60)."""
+    return class_output_limits(state, "pubsub")
 
 
 def counts(state: Any) -> tuple[int, int, int]:

@@ -125,27 +125,44 @@ def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
         except IndexError:
             return None
         return [args] if count else None
+    found, used, _bad_count, exact = _walk_lines(lines, complete)
+    return found if exact and used == complete and found else None
+
+
+def _walk_lines(lines: list[bytes], complete: int) -> tuple[list[list[bytes]], int, bool, bool]:
+    """Walk the whole commands at the start of `lines` (a buffer split at CRLF, the
+    first `complete` pieces followed by one): (their argv lists, the pieces they
+    use, whether the walk ended at a count that is not canonical, whether every
+    bulk header matched its bulk). Empty commands (`*0`) are used, not listed.
+
+    One check covers the batch: a bulk holding CRLF, or not followed by it, or
+    a header that is not canonical, makes `exact` false.
+    """
     found = []
     heads: list[bytes] = []
     bodies: list[bytes] = []
     counts = _FAST_COUNT
     i = 0
+    bad_count = False
     try:
         while i < complete:
             count = counts[lines[i]]
             j = i + 1 + 2 * count
-            if not count or j > complete:
-                return None
-            args = lines[i + 2:j:2]
-            heads += lines[i + 1:j:2]
-            bodies += args
-            found.append(args)
+            if j > complete:
+                break  # an incomplete command
+            if count:
+                args = lines[i + 2:j:2]
+                heads += lines[i + 1:j:2]
+                bodies += args
+                found.append(args)
             i = j
-        if heads != list(map(_header_of_length, map(len, bodies))):
-            return None
-    except (KeyError, IndexError):
-        return None
-    return found
+    except KeyError:
+        bad_count = True
+    try:
+        exact = heads == list(map(_header_of_length, map(len, bodies)))
+    except IndexError:
+        exact = False
+    return found, i, bad_count, exact
 
 
 class RespParser:
@@ -332,31 +349,9 @@ class RespParser:
         """Take every complete command the line split can prove, return the first of them."""
         lines = (buf[pos:] if pos else buf).split(b"\r\n")
         complete = len(lines) - 1  # the last piece is not followed by CRLF
-        found = []
-        heads: list[bytes] = []
-        bodies: list[bytes] = []
-        counts = _FAST_COUNT
-        i = 0
-        try:
-            while i < complete:
-                count = counts[lines[i]]
-                j = i + 1 + 2 * count
-                if j > complete:
-                    break  # an incomplete command: the state machine will wait for it
-                if count:
-                    args = lines[i + 2:j:2]
-                    heads += lines[i + 1:j:2]
-                    bodies += args
-                    found.append(args)
-                i = j
-        except KeyError:  # not a canonical count: leave it to the state machine
+        found, i, bad_count, exact = _walk_lines(lines, complete)
+        if bad_count:  # not a canonical count: the state machine takes it from there
             self._batch = False
-        # One check for the whole batch: a bulk holding CRLF, or not followed by
-        # it, or a header that is not canonical fails it.
-        try:
-            exact = heads == list(map(_header_of_length, map(len, bodies)))
-        except IndexError:
-            exact = False
         if not exact:
             found, i = self._read_ahead_checked(lines, complete)
         if i:

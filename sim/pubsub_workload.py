@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import flow
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
+from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_client
 
 MEAN_SESSION = 8.0  # virtual seconds a subscriber stays on one connection, on average
 LISTEN_SLICE = 0.5  # how often a listening subscriber looks at `stop`
@@ -31,18 +31,8 @@ def _next(ctx: WorkloadContext) -> int:
 
 @flow.actor
 def publisher(ctx: WorkloadContext, client: int, host: Any, stop: flow.AsyncVar):
-    rate = ctx.spec["rate"]
-    timeout = ctx.spec["timeout"]
-    resp = None
-    while True:
-        resp = yield from paced_connection(ctx, host, resp, rate, stop)
-        if resp is None:
-            break
-        _replies, usable = yield from exchange(ctx, client, resp, [publish(ctx, client)], timeout)
-        if not usable:
-            resp = None
-    if resp is not None:
-        close(resp)
+    yield from paced_client(ctx, client, host, stop, lambda: ([publish(ctx, client)], 0.0),
+                            ctx.spec["rate"])
 
 
 @flow.actor

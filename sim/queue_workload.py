@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import flow
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
+from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_client
 
 BLOCK_TIMEOUTS = (b"0.05", b"0.1", b"0.2", b"0.5", b"1")
 
@@ -43,22 +43,13 @@ def consume(ctx: WorkloadContext, client: int) -> tuple[tuple[bytes, ...], float
 
 @flow.actor
 def queue_client(ctx: WorkloadContext, client: int, host: Any, producer: bool, stop: flow.AsyncVar):
-    rate = ctx.spec["rate"]
-    timeout = ctx.spec["timeout"]
-    resp = None
-    while True:
-        resp = yield from paced_connection(ctx, host, resp, rate, stop)
-        if resp is None:
-            break
+    def next_commands() -> tuple[list[tuple], float]:
         if producer:
-            command, extra = produce(ctx, client), 0.0
-        else:
-            command, extra = consume(ctx, client)
-        _replies, usable = yield from exchange(ctx, client, resp, [command], timeout + extra)
-        if not usable:
-            resp = None
-    if resp is not None:
-        close(resp)
+            return [produce(ctx, client)], 0.0
+        command, extra = consume(ctx, client)
+        return [command], extra
+
+    yield from paced_client(ctx, client, host, stop, next_commands, ctx.spec["rate"])
 
 
 @flow.actor

@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import flow
 from cache.commands import table
-from sim.workloads import STARTERS, WorkloadContext, close, connect, exchange, paced_connection
+from sim.workloads import STARTERS, WorkloadContext, paced_client
 
 Gen = Callable[["Args"], tuple]
 
@@ -201,20 +201,9 @@ def available() -> list[tuple[str, Gen]]:
 
 @flow.actor
 def random_client(ctx: WorkloadContext, client: int, host: Any, gens: list, stop: flow.AsyncVar):
-    rate = ctx.spec["rate"]
-    timeout = ctx.spec["timeout"]
     args = Args(ctx, client)
-    resp = None
-    while True:
-        resp = yield from paced_connection(ctx, host, resp, rate, stop)
-        if resp is None:
-            break
-        _name, gen = ctx.rng.choice(gens)
-        _replies, usable = yield from exchange(ctx, client, resp, [gen(args)], timeout)
-        if not usable:
-            resp = None
-    if resp is not None:
-        close(resp)
+    yield from paced_client(ctx, client, host, stop,
+                            lambda: ([ctx.rng.choice(gens)[1](args)], 0.0), ctx.spec["rate"])
 
 
 def start(ctx: WorkloadContext, stop: flow.AsyncVar) -> list[flow.Future]:

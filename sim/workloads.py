@@ -265,24 +265,31 @@ def settle(ctx: WorkloadContext, resp: RespClient, pending: list):
     close(resp)
 
 
-@flow.actor
-def request_client(ctx: WorkloadContext, client: int, host: Any, stop: flow.AsyncVar):
-    """A client issuing generated commands at the workload's rate, `pipeline` at a time."""
-    generate = GENERATORS[ctx.spec["kind"]]
-    pipeline = ctx.spec["pipeline"]
-    rate = ctx.spec["rate"] / pipeline
+def paced_client(ctx: WorkloadContext, client: int, host: Any, stop: flow.AsyncVar,
+                 next_commands: Callable[[], tuple[list[tuple], float]], rate: float):
+    """A client's life: a Poisson gap, a live connection, the commands `next_commands()`
+    gives (with how much longer than the workload's timeout they may take), until
+    stopped (a sub-generator: `yield from` it in an actor)."""
     timeout = ctx.spec["timeout"]
     resp: RespClient | None = None
     while True:
         resp = yield from paced_connection(ctx, host, resp, rate, stop)
         if resp is None:
-            break
-        commands = [generate(ctx, client) for _ in range(pipeline)]
-        _replies, usable = yield from exchange(ctx, client, resp, commands, timeout)
+            return
+        commands, extra = next_commands()
+        _replies, usable = yield from exchange(ctx, client, resp, commands, timeout + extra)
         if not usable:
             resp = None
-    if resp is not None:
-        close(resp)
+
+
+@flow.actor
+def request_client(ctx: WorkloadContext, client: int, host: Any, stop: flow.AsyncVar):
+    """A client issuing generated commands at the workload's rate, `pipeline` at a time."""
+    generate = GENERATORS[ctx.spec["kind"]]
+    pipeline = ctx.spec["pipeline"]
+    yield from paced_client(ctx, client, host, stop,
+                            lambda: ([generate(ctx, client) for _ in range(pipeline)], 0.0),
+                            ctx.spec["rate"] / pipeline)
 
 
 def _start_requests(ctx: WorkloadContext, stop: flow.AsyncVar) -> list[flow.Future]:

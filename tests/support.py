@@ -69,3 +69,22 @@ def redis_server_for_tests(*extra: str, prefix: str = "flowcache-redis-") -> Ite
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def flowcache_and_redis(prefix: str) -> Iterator[tuple[subprocess.Popen, int, subprocess.Popen, int]]:
+    """A `flowcache serve` and a redis-server side by side, on free loopback ports and
+    ready: (flowcache process, its port, redis process, its port); both stopped after."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    fc_port, redis_port = free_port(), free_port()
+    flowcache = start_flowcache(fc_port)
+    redis = start_redis_server("redis-server", redis_port, workdir)
+    try:
+        wait_for_port(fc_port)
+        wait_for_port(redis_port)
+        yield flowcache, fc_port, redis, redis_port
+    finally:
+        for proc in (flowcache, redis):
+            proc.terminate()
+            proc.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)

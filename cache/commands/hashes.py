@@ -13,20 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 from cache import errors
-from cache.commands.keys import parse_cursor
 from cache.commands.sets import (
     SCAN_ARGS,
     SCAN_COMPLEXITY,
-    collection_scan_options,
-    parse_range_count,
+    parse_rand_options,
     remove_each,
     sample_distinct,
+    scan_start,
 )
 from cache.commands.strings import (
     LLONG_MAX,
     LLONG_MIN,
     format_long_double,
-    option_word,
     parse_ll,
     parse_long_double,
     round_long_double,
@@ -269,21 +267,13 @@ def hgetall(client: Any, argv: list[bytes]) -> Any:
 
 # -- HRANDFIELD and HSCAN -----------------------------------------------------------
 
-HALF_LONG_MAX = LLONG_MAX // 2  # WITHVALUES doubles the reply length
-
-
 @command("HRANDFIELD", -2, "readonly", keys=(1, 1, 1), group="hash", since="6.2.0",
          summary="Get one or multiple random fields from a hash",
          complexity="O(N) where N is the number of fields returned",
          tips="nondeterministic_output", args="key [options=count:integer [WITHVALUES]]")
 def hrandfield(client: Any, argv: list[bytes]) -> Any:
     if len(argv) >= 3:
-        count = parse_range_count(argv[2])
-        if len(argv) > 4 or (len(argv) == 4 and option_word(argv[3]) != b"WITHVALUES"):
-            raise CommandError(errors.SYNTAX)
-        with_values = len(argv) == 4
-        if with_values and not -HALF_LONG_MAX <= count <= HALF_LONG_MAX:
-            raise CommandError(errors.VALUE_OUT_OF_RANGE)
+        count, with_values = parse_rand_options(argv, b"WITHVALUES")
         return _hrandfield_with_count(client, argv[1], count, with_values)
     value = hash_or_none(client.db.lookup_read(argv[1]))
     if value is None:
@@ -319,11 +309,10 @@ def _hrandfield_with_count(client: Any, key: bytes, count: int, with_values: boo
          summary="Incrementally iterate hash fields and associated values",
          complexity=SCAN_COMPLEXITY, tips="nondeterministic_output", args=SCAN_ARGS)
 def hscan(client: Any, argv: list[bytes]) -> Any:
-    cursor = parse_cursor(argv[2])
-    value = hash_or_none(client.db.lookup_read(argv[1]))
-    if value is None:
+    started = scan_start(client, hash_or_none, argv)
+    if started is None:
         return [b"0", []]
-    count, match = collection_scan_options(argv, 3)
+    cursor, value, count, match = started
     next_cursor, pairs = value.scan(cursor, count)
     return [b"%d" % next_cursor,
             [part for field, val in pairs if match is None or match(field) for part in (field, val)]]

@@ -54,17 +54,18 @@ def _write(client: Any, key: bytes) -> ListValue | None:
     return _as_list(client.db.lookup_write(key))
 
 
-def _after_removal(client: Any, key: bytes, value: ListValue, event: bytes) -> None:
-    """An emptied list is deleted; otherwise the in-place change is announced.
-    Redis notifies the command's event, then `del` for an emptied list."""
+def announce_removal(client: Any, key: bytes, value: Any, event_class: str,
+                     event: bytes) -> None:
+    """After items left a collection in place: Redis never keeps an empty one, so it is
+    deleted, and the type event precedes the `del` event."""
     db = client.db
     server = client.server
     if value:
         db.on_key_modified(key)
-        notify(server, "l", event, key, db.index)
+        notify(server, event_class, event, key, db.index)
     else:
         db.delete(key)
-        notify(server, "l", event, key, db.index)
+        notify(server, event_class, event, key, db.index)
         notify(server, "g", b"del", key, db.index)
 
 
@@ -88,14 +89,14 @@ def _from_head(arg: bytes) -> bool:
 
 def _pop_one(client: Any, key: bytes, value: ListValue, from_head: bool) -> bytes:
     item = value.popleft() if from_head else value.pop()
-    _after_removal(client, key, value, b"lpop" if from_head else b"rpop")
+    announce_removal(client, key, value, "l", b"lpop" if from_head else b"rpop")
     client.server.dirty += 1
     return item
 
 
 def _pop_count(client: Any, key: bytes, value: ListValue, from_head: bool, count: int) -> list:
     items = pop_many(value, count, from_head)
-    _after_removal(client, key, value, b"lpop" if from_head else b"rpop")
+    announce_removal(client, key, value, "l", b"lpop" if from_head else b"rpop")
     client.server.dirty += len(items)
     return items
 
@@ -316,7 +317,7 @@ def lrem(client: Any, argv: list[bytes]) -> Any:
         return 0
     removed = remove(value, argv[3], count)
     if removed:
-        _after_removal(client, key, value, b"lrem")
+        announce_removal(client, key, value, "l", b"lrem")
         client.server.dirty += removed
     return removed
 
@@ -334,7 +335,7 @@ def ltrim(client: Any, argv: list[bytes]) -> Any:
         return OK
     # Redis signals the key even when nothing was trimmed (a WATCH sees it).
     client.server.dirty += trim(value, start, stop)
-    _after_removal(client, key, value, b"ltrim")
+    announce_removal(client, key, value, "l", b"ltrim")
     return OK
 
 
@@ -384,7 +385,7 @@ def _move_from(client: Any, source: bytes, src: ListValue, destination: bytes,
         dst.appendleft(item) if to_head else dst.append(item)
         db.on_key_modified(destination)
     notify(client.server, "l", b"lpush" if to_head else b"rpush", destination, db.index)
-    _after_removal(client, source, src, b"lpop" if from_head else b"rpop")
+    announce_removal(client, source, src, "l", b"lpop" if from_head else b"rpop")
     client.server.dirty += 1
     return item
 

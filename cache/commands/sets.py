@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 
 from cache import errors
 from cache.commands.keys import parse_cursor
+from cache.commands.lists import announce_removal
 from cache.commands.strings import LLONG_MAX, option_word, parse_ll
 from cache.commands.table import command
 from cache.datatypes.sets import SetValue
@@ -46,6 +47,18 @@ def parse_range_count(arg: bytes) -> int:
     return count
 
 
+def parse_rand_options(argv: list[bytes], pairs_word: bytes) -> tuple[int, bool]:
+    """HRANDFIELD's and ZRANDMEMBER's `count [WITHVALUES|WITHSCORES]`, checked in their order;
+    with pairs the count is capped at LONG_MAX/2, since the reply is twice as long."""
+    count = parse_range_count(argv[2])
+    if len(argv) > 4 or (len(argv) == 4 and option_word(argv[3]) != pairs_word):
+        raise CommandError(errors.SYNTAX)
+    with_pairs = len(argv) == 4
+    if with_pairs and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
+        raise CommandError(errors.VALUE_OUT_OF_RANGE)
+    return count, with_pairs
+
+
 def parse_positive(arg: bytes, message: bytes) -> int:
     """getPositiveLongFromObjectOrReply: one message for junk and for negatives."""
     value = parse_ll(arg, message)
@@ -76,6 +89,18 @@ def collection_scan_options(argv: list[bytes], start: int) -> tuple[int, Callabl
             raise CommandError(errors.SYNTAX)
         i += 2
     return count, match
+
+
+def scan_start(client: Any, checked: Callable[[Any], Any],
+               argv: list[bytes]) -> tuple[int, Any, int, Callable | None] | None:
+    """SSCAN/HSCAN/ZSCAN up to the walk: cursor, then key and type, then options (Redis's
+    order, which decides the error); None for a missing key."""
+    cursor = parse_cursor(argv[2])
+    value = checked(client.db.lookup_read(argv[1]))
+    if value is None:
+        return None
+    count, match = collection_scan_options(argv, 3)
+    return cursor, value, count, match
 
 
 SCAN_ARGS = "key cursor:integer [MATCH pattern:pattern] [COUNT count:integer]"
@@ -123,24 +148,33 @@ def remove_members(client: Any, key: bytes, value: SetValue, members: Iterable[b
     return remove_each(client, key, value, members, value.remove, "s", b"srem")
 
 
+def store_or_delete(client: Any, dst_key: bytes, result: Any, event_class: str,
+                    event: bytes) -> int:
+    """The STORE commands' ending: setKey for a non-empty result, else delete dst."""
+    db = client.db
+    if result:
+        db.set_key(dst_key, result)
+        notify(client.server, event_class, event, dst_key, db.index)
+        client.server.dirty += 1
+        return len(result)
+    if db.delete(dst_key):
+        notify(client.server, "g", b"del", dst_key, db.index)
+        client.server.dirty += 1
+    return 0
+
+
 def remove_each(client: Any, key: bytes, value: Any, items: Iterable[bytes],
                 remove: Callable[[bytes], bool], event_class: str, event: bytes) -> int:
-    """SREM's and HDEL's shared loop: the key goes as soon as the collection is empty, and
+    """SREM's, HDEL's and ZREM's shared loop: the key goes as soon as the collection is empty, and
     the type event precedes the `del` event."""
-    db = client.db
     removed = 0
     for item in items:
         if remove(item):
             removed += 1
             if not value:
-                db.delete(key)
                 break
     if removed:
-        if value:
-            db.on_key_modified(key)
-        notify(client.server, event_class, event, key, db.index)
-        if not value:
-            notify(client.server, "g", b"del", key, db.index)
+        announce_removal(client, key, value, event_class, event)
     client.server.dirty += removed
     return removed
 
@@ -175,14 +209,8 @@ def smove(client: Any, argv: list[bytes]) -> Any:
         return 1 if member in src else 0
     if not src.remove(member):
         return 0
+    announce_removal(client, src_key, src, "s", b"srem")
     server = client.server
-    if src:
-        db.on_key_modified(src_key)
-        notify(server, "s", b"srem", src_key, db.index)
-    else:
-        db.delete(src_key)
-        notify(server, "s", b"srem", src_key, db.index)
-        notify(server, "g", b"del", src_key, db.index)
     server.dirty += 1
     if dst is None:
         dst = SetValue.for_member(member)
@@ -255,15 +283,8 @@ def spop(client: Any, argv: list[bytes]) -> Any:
     if value is None:
         return None
     member = value.pop_random(client.server.random)
-    server = client.server
-    if value:
-        db.on_key_modified(key)
-        notify(server, "s", b"spop", key, db.index)
-    else:
-        db.delete(key)
-        notify(server, "s", b"spop", key, db.index)
-        notify(server, "g", b"del", key, db.index)
-    server.dirty += 1
+    announce_removal(client, key, value, "s", b"spop")
+    client.server.dirty += 1
     return member
 
 
@@ -359,26 +380,12 @@ def _lookup_sets(client: Any, keys: list[bytes]) -> list[SetValue | None]:
     return [set_or_none(lookup(key)) for key in keys]
 
 
-def _store(client: Any, dst_key: bytes, result: SetValue, event: bytes) -> int:
-    """The STORE variants' ending: setKey for a non-empty result, else delete dst."""
-    db = client.db
-    if result:
-        db.set_key(dst_key, result)
-        notify(client.server, "s", event, dst_key, db.index)
-        client.server.dirty += 1
-        return len(result)
-    if db.delete(dst_key):
-        notify(client.server, "g", b"del", dst_key, db.index)
-        client.server.dirty += 1
-    return 0
-
-
 def sinter_generic(client: Any, keys: list[bytes], dst_key: bytes | None = None,
                    cardinality_only: bool = False, limit: int = 0) -> Any:
     sets = _lookup_sets(client, keys)
     if any(value is None for value in sets):
         if dst_key is not None:
-            return _store(client, dst_key, SetValue(), b"sinterstore")
+            return store_or_delete(client, dst_key, SetValue(), "s", b"sinterstore")
         return 0 if cardinality_only else Set()
     sets.sort(key=len)
     smallest, others = sets[0], sets[1:]
@@ -399,7 +406,7 @@ def sinter_generic(client: Any, keys: list[bytes], dst_key: bytes | None = None,
     if cardinality_only:
         return cardinality
     if result is not None:
-        return _store(client, dst_key, result, b"sinterstore")
+        return store_or_delete(client, dst_key, result, "s", b"sinterstore")
     return Set(found)
 
 
@@ -439,7 +446,8 @@ def sunion_diff_generic(client: Any, keys: list[bytes], op: int,
                 if not result:
                     break
     if dst_key is not None:
-        return _store(client, dst_key, result, b"sunionstore" if op == UNION else b"sdiffstore")
+        event = b"sunionstore" if op == UNION else b"sdiffstore"
+        return store_or_delete(client, dst_key, result, "s", event)
     return Set(result)
 
 
@@ -523,11 +531,10 @@ def sdiffstore(client: Any, argv: list[bytes]) -> Any:
          summary="Incrementally iterate Set elements", complexity=SCAN_COMPLEXITY,
          tips="nondeterministic_output", args=SCAN_ARGS)
 def sscan(client: Any, argv: list[bytes]) -> Any:
-    cursor = parse_cursor(argv[2])
-    value = set_or_none(client.db.lookup_read(argv[1]))
-    if value is None:
+    started = scan_start(client, set_or_none, argv)
+    if started is None:
         return [b"0", []]
-    count, match = collection_scan_options(argv, 3)
+    cursor, value, count, match = started
     next_cursor, members = value.scan(cursor, count)
     if match is not None:
         members = [member for member in members if match(member)]

@@ -16,14 +16,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cache import blocking, errors
-from cache.commands.keys import parse_cursor
 from cache.commands.lists import first_ready, parse_mpop
-from cache.commands.sets import (SCAN_ARGS, SCAN_COMPLEXITY, collection_scan_options,
-                                 parse_positive, parse_range_count)
-from cache.commands.strings import LLONG_MAX, option_word, parse_ll
+from cache.commands.sets import (SCAN_ARGS, SCAN_COMPLEXITY, parse_positive,
+                                 parse_rand_options, scan_start, store_or_delete)
+from cache.commands.strings import option_word, parse_ll
 from cache.commands.table import command
 from cache.commands.zsets import (after_removal, listpack_limits, parse_double, scored,
-                                  store_result, zset_or_none)
+                                  zset_or_none)
 from cache.datatypes.zsets import ZSet
 from cache.errors import CommandError
 from cache.keyspace import type_name
@@ -161,7 +160,8 @@ def _zsetop(client: Any, argv: list[bytes], numkeys_at: int, op: str, name: str,
         return scored(client, sorted(result), withscores)
     entries_limit, value_limit = listpack_limits(client)
     fits = len(result) <= entries_limit and all(len(m) <= value_limit for _, m in result)
-    return store_result(client, dst, ZSet.from_entries(result, listpack=fits), name.encode())
+    result_zset = ZSet.from_entries(result, listpack=fits)
+    return store_or_delete(client, dst, result_zset, "z", name.encode())
 
 
 _STORE = dict(group="sorted-set", keys=(1, 1, 1), acl="@write @sortedset @slow")
@@ -380,12 +380,7 @@ def bzmpop(client: Any, argv: list[bytes]) -> Any:
          args="key [options=(count:integer [WITHSCORES])]")
 def zrandmember(client: Any, argv: list[bytes]) -> Any:
     if len(argv) >= 3:
-        count = parse_range_count(argv[2])
-        if len(argv) > 4 or (len(argv) == 4 and option_word(argv[3]) != b"WITHSCORES"):
-            raise CommandError(errors.SYNTAX)
-        withscores = len(argv) == 4
-        if withscores and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
-            raise CommandError(errors.VALUE_OUT_OF_RANGE)
+        count, withscores = parse_rand_options(argv, b"WITHSCORES")
         return _random_members(client, argv[1], count, withscores)
     zset = zset_or_none(client.db.lookup_read(argv[1]))
     if zset is None:
@@ -424,11 +419,10 @@ def listpack_score_text(score: float) -> bytes:
          complexity=SCAN_COMPLEXITY, acl="@read @sortedset @slow", tips="nondeterministic_output",
          args=SCAN_ARGS)
 def zscan(client: Any, argv: list[bytes]) -> Any:
-    cursor = parse_cursor(argv[2])
-    zset = zset_or_none(client.db.lookup_read(argv[1]))
-    if zset is None:
+    started = scan_start(client, zset_or_none, argv)
+    if started is None:
         return [b"0", []]
-    count, match = collection_scan_options(argv, 3)
+    cursor, zset, count, match = started
     if zset.listpack:  # Redis returns a whole listpack at once, COUNT ignored
         next_cursor, entries = 0, list(zset)
         text = listpack_score_text

@@ -18,6 +18,8 @@ import re
 from typing import Any
 
 from cache import errors
+from cache.commands.lists import announce_removal
+from cache.commands.sets import remove_each, store_or_delete
 from cache.commands.strings import option_word, parse_ll
 from cache.commands.table import command
 from cache.datatypes.zsets import MINUS, PLUS, LexRange, ScoreRange, ZSet
@@ -134,34 +136,12 @@ def scored(client: Any, entries: list[tuple[float, bytes]], withscores: bool) ->
     return out
 
 
-def store_result(client: Any, key: bytes, result: ZSet, event: bytes) -> int:
-    """Replace `key` with a result set, or delete it when the result is empty (STORE commands)."""
-    db = client.db
-    if len(result):
-        db.set_key(key, result)
-        notify(client.server, "z", event, key, db.index)
-        client.server.dirty += 1
-        return len(result)
-    if db.delete(key):
-        notify(client.server, "g", b"del", key, db.index)
-        client.server.dirty += 1
-    return 0
-
-
 def after_removal(client: Any, key: bytes, zset: ZSet, removed: int, event: bytes) -> None:
     """Bookkeeping once members were removed: an emptied zset is deleted (event, then del)."""
     if not removed:
         return
-    server = client.server
-    server.dirty += removed
-    db = client.db
-    if len(zset):
-        db.on_key_modified(key)
-        notify(server, "z", event, key, db.index)
-    else:
-        db.delete(key)
-        notify(server, "z", event, key, db.index)
-        notify(server, "g", b"del", key, db.index)
+    client.server.dirty += removed
+    announce_removal(client, key, zset, "z", event)
 
 
 # -- ZADD / ZINCRBY -----------------------------------------------------------------
@@ -279,13 +259,7 @@ def zrem(client: Any, argv: list[bytes]) -> Any:
     zset = zset_or_none(client.db.lookup_write(key))
     if zset is None:
         return 0
-    removed = 0
-    for member in argv[2:]:
-        removed += zset.remove(member)
-        if not len(zset):
-            break
-    after_removal(client, key, zset, removed, b"zrem")
-    return removed
+    return remove_each(client, key, zset, argv[2:], zset.remove, "z", b"zrem")
 
 
 @command("ZCARD", 2, "readonly fast", keys=(1, 1, 1), group="sorted-set", since="1.2.0",
@@ -445,7 +419,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src: int, dst: bytes | None,
         lex_spec = parse_lex_range(low, high)
     zset = zset_or_none(client.db.lookup_read(argv[src]))
     if zset is None:
-        return [] if dst is None else store_result(client, dst, ZSet(), b"zrangestore")
+        return [] if dst is None else store_or_delete(client, dst, ZSet(), "z", b"zrangestore")
     if rangetype == RANK:
         start, stop = rank_span(len(zset), first, last)
         if reverse:
@@ -463,7 +437,7 @@ def _zrange_generic(client: Any, argv: list[bytes], src: int, dst: bytes | None,
     result = ZSet(listpack=not (rangetype == RANK and len(entries) > entries_limit))
     for score, member in entries:
         result.insert(member, score, entries_limit, value_limit)
-    return store_result(client, dst, result, b"zrangestore")
+    return store_or_delete(client, dst, result, "z", b"zrangestore")
 
 
 _RANGE_COMPLEXITY = ("O(log(N)+M) with N being the number of elements in the sorted set and M "
