@@ -21,24 +21,24 @@ Each server keeps a `Route` per command: its spec with this server's
 counters and histogram, so a batched command costs one dict lookup by
 its name as sent. Refusals count as `rejected_calls`, errors the handler
 returns as `failed_calls`; a command's failures are the errors recorded
-between the end of the previous call and the end of its own, so errors of
-the commands EXEC runs are theirs, not EXEC's, as in Redis.
+from its start (`stats.error_mark`) to its end, and EXEC's commands move
+the mark past theirs, so their errors are theirs, not EXEC's, as in Redis.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cache import blocking, errors, pubsub
+from cache import blocking, errors, monitor, pubsub
 from cache.blocking import Blocked
-from cache.commands.diagnostics import refusal, watched
+from cache.commands.diagnostics import watched
 from cache.commands.table import CommandSpec, find
 from cache.eviction import free_memory_if_needed
 from cache.latency import SMALL_US, monitor_of
 from cache.reply import OK, QUEUED, Error
 from cache.resp import encode, encode_into
 
-NULL_COMMAND = b"NULL"  # CLIENT LIST's cmd= after an unknown command
+NULL_COMMAND = "NULL"  # CLIENT LIST's cmd= after an unknown command
 MAX_ROUTE_NAMES = 1024  # command names, as sent (any letter case), a server remembers
 BATCH_MAX = 64  # commands run_batch runs before the connection looks at its output
 BIG_REPLY = 64 * 1024  # a bulk reply this large ends run_batch's run at once
@@ -172,9 +172,7 @@ def execute(client: Any, argv: list[bytes]) -> Any:
     """Run one command for `client` and return its reply value (maybe a `blocking.Blocked`)."""
     state = client.server
     started = state.wall_time()
-    now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
-    if now_ms // 1000 != state.lru_clock:
-        state.lru_clock = now_ms // 1000
+    state.refresh_clock(started)
     commands = state.commands
     spec = commands.get(argv[0].lower())
     if spec is None or spec.subcommands is not None:
@@ -211,7 +209,7 @@ def execute(client: Any, argv: list[bytes]) -> Any:
         if refused is not None:
             return reject(client, spec, refused)
     if client.monitoring:  # after the pub/sub context: redis-server 7.0.15 checks in this order
-        refused = refusal(client, spec)  # a MONITOR client may not touch keys
+        refused = monitor.refusal(client, spec)  # a MONITOR client may not touch keys
         if refused is not None:
             return reject(client, spec, refused)
     if in_multi and not spec.runs_in_multi:
@@ -254,10 +252,7 @@ def _run(client: Any, route: Route, argv: list[bytes], started: float) -> Any:
         reply.spec, reply.argv, reply.call_us = route.spec, argv, usec
         watched(client, route.spec, argv, usec, True)
         return reply
-    if 0 <= usec < SMALL_US:
-        route.small[usec] += 1
-    else:
-        route.histogram.record_us(usec)
+    route.histogram.record_us(usec)  # run_batch inlines it; not this path
     if usec >= state.watch_us:
         watched(client, route.spec, argv, usec)
     return reply
@@ -279,7 +274,6 @@ def reject(client: Any, spec: CommandSpec | None, message: bytes | Error) -> Err
         message = errors.exec_aborted_because(message[4:] if message[:4] == b"ERR " else message)
     reply = Error(message)
     stats.record_error(reply)
-    stats.error_mark = stats.total_error_replies
     return reply
 
 

@@ -137,17 +137,6 @@ def copy_value(value: Any) -> Any:
     return _COPIERS[type(value)](value)
 
 
-def config_value(server: Any, name: str, default: Any) -> Any:
-    """A setting from `server.config`, or `default` when there is no config (unit tests)."""
-    config = server.config
-    if config is None:
-        return default
-    try:
-        return config[name]
-    except (KeyError, TypeError):
-        return default
-
-
 # -- hooks -----------------------------------------------------------------------
 
 # Installed by the modules that react to writes. Called after the change, with
@@ -755,7 +744,7 @@ class ExpireCycle:
         """One cycle; returns (keys sampled, keys expired)."""
         server = self.server
         stats = server.stats
-        effort = config_value(server, "active-expire-effort", 1) - 1
+        effort = server.config.get("active-expire-effort", 1) - 1
         keys_per_loop = KEYS_PER_LOOP + KEYS_PER_LOOP // 4 * effort
         acceptable_stale = ACCEPTABLE_STALE - effort
         dbs = server.dbs
@@ -844,7 +833,7 @@ def active_expire_cycle(server: Any, hz: int,
     cycle = _cycles.get(server)
     if cycle is None:
         cycle = _cycles[server] = ExpireCycle(server)
-    effort = config_value(server, "active-expire-effort", 1) - 1
+    effort = server.config.get("active-expire-effort", 1) - 1
     budget_us = (SLOW_TIME_PERC + 2 * effort) * 1_000_000 // max(hz, 1) // 100
     max_loops = None if deadline_reached is not None else max(budget_us // LOOP_COST_US, 16)
     if flow.buggify():  # a starved cycle: expired keys linger and lazy expiry must hide them

@@ -14,8 +14,8 @@ bucket for bucket, so LATENCY HISTOGRAM and the INFO percentiles print the
 same bucket bounds Redis prints for the same durations.
 
 Entry points:
-    record(state, event, duration_ms)                    any event (cron, eviction)
-    record_command(state, spec, duration_us, blocked)    after every call
+    record(state, event, duration_ms)                    any event (commands, cron, eviction)
+    monitor_of(state).histogram(name).record_us(us)      a call's run time (the dispatcher)
     record_unblocked(state, spec, call_us, serve_us)     when a key serves a blocked call
 """
 
@@ -159,11 +159,8 @@ class LatencyMonitor:
         self.state = state
         self.events: dict[str, TimeSeries] = {}
         self.histograms: dict[str, Histogram] = {}  # full command name -> histogram
-        config = state.config
-        self.threshold = 0
-        if config is not None:
-            self.threshold = config.get("latency-monitor-threshold", 0)
-            config.on_change("latency-monitor-threshold", self._set_threshold)
+        self.threshold = state.config.get("latency-monitor-threshold", 0)
+        state.config.on_change("latency-monitor-threshold", self._set_threshold)
 
     def _set_threshold(self, value: int) -> None:
         self.threshold = value
@@ -208,37 +205,17 @@ def monitor_of(state: Any) -> LatencyMonitor:
 
 def record(state: Any, event: str, duration_ms: int) -> None:
     """latencyAddSampleIfNeeded: keep the sample if the monitor is on and it is slow enough."""
-    monitor = state.__dict__.get("latency") or monitor_of(state)
+    monitor = monitor_of(state)
     threshold = monitor.threshold
     if threshold and duration_ms >= threshold:
         monitor.add_sample(event, duration_ms)
 
 
-def record_command(state: Any, spec: Any, duration_us: int, blocked: bool = False) -> None:
-    """A call's "command"/"fast-command" sample and histogram count (what
-    the dispatcher and `cache.commands.diagnostics.watched` do on the hot path).
-
-    A call that blocked joins its histogram only once served (`record_unblocked`).
-    """
-    monitor = state.__dict__.get("latency") or monitor_of(state)
-    if not blocked:
-        _count(monitor, spec, duration_us)
-    threshold = monitor.threshold
-    if threshold and duration_us // 1000 >= threshold:
-        monitor.add_sample("fast-command" if "fast" in spec.flags else "command",
-                           duration_us // 1000)
-
-
 def record_unblocked(state: Any, spec: Any, call_us: int, serve_us: int) -> None:
     """A blocked command was served: its histogram gets its run time (the call plus the
     serving, not the wait) and the serving is a "command-unblocking" sample."""
-    monitor = state.__dict__.get("latency") or monitor_of(state)
-    _count(monitor, spec, call_us + serve_us)
+    monitor_of(state).histogram(spec.name).record_us(call_us + serve_us)
     record(state, "command-unblocking", serve_us // 1000)
-
-
-def _count(monitor: LatencyMonitor, spec: Any, duration_us: int) -> None:
-    monitor.histogram(spec.name).record_us(duration_us)
 
 
 # -- reports ------------------------------------------------------------------
@@ -330,8 +307,8 @@ def doctor(state: Any) -> bytes:
                 b"instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" "
                 b"in order to enable it. If we weren't in a deep space mission I'd suggest to "
                 b"take a look at https://redis.io/topics/latency-monitor.\n")
-    slower_than = config.get("slowlog-log-slower-than", 10000) if config is not None else 10000
-    hz = config.get("hz", 10) if config is not None else 10
+    slower_than = config.get("slowlog-log-slower-than", 10000)
+    hz = config.get("hz", 10)
     advice: dict[str, bool] = {}
     advices = 0
     report = []

@@ -20,10 +20,6 @@ NO_LIMITS = (0, 0, 0)
 _parsed: dict[str, dict[str, tuple[int, int, int]]] = {}  # setting text -> class -> limits
 
 
-def _setting(state: Any, name: str, default: Any) -> Any:
-    return default if state.config is None else state.config.get(name, default)
-
-
 def is_loopback(host: str) -> bool:
     return host in LOOPBACK_HOSTS or host.startswith("127.")
 
@@ -43,10 +39,10 @@ def admission_refusal(state: Any, peer_host: str) -> bytes | None:
     peer can reach such a listener) and lets simulated hosts, which are
     never loopback, reach a server configured as `flowcache serve` runs.
     """
-    if len(state.clients) >= int(_setting(state, "maxclients", 10000)):
+    if len(state.clients) >= int(state.config.get("maxclients", 10000)):
         return errors.MAX_CLIENTS_REACHED
-    if (_setting(state, "protected-mode", True) and not _setting(state, "requirepass", "")
-            and not binds_loopback_only(_setting(state, "bind", "127.0.0.1"))
+    if (state.config.get("protected-mode", True) and not state.config.get("requirepass", "")
+            and not binds_loopback_only(state.config.get("bind", "127.0.0.1"))
             and not is_loopback(peer_host)):
         return errors.PROTECTED_MODE_DENIED
     return None
@@ -54,7 +50,7 @@ def admission_refusal(state: Any, peer_host: str) -> bytes | None:
 
 def output_limits(state: Any, kind: str = "normal") -> tuple[int, int, int]:
     """(hard bytes, soft bytes, soft seconds) of a `client-output-buffer-limit` class; 0 is none."""
-    setting = _setting(state, "client-output-buffer-limit", "")
+    setting = state.config.get("client-output-buffer-limit", "")
     if not isinstance(setting, str):
         return NO_LIMITS
     classes = _parsed.get(setting)
@@ -87,7 +83,7 @@ def over_output_limit(client: Any, used: int, limits: tuple[int, int, int]) -> b
 
 def idle_clients(state: Any) -> list[Any]:
     """Clients idle longer than `timeout` seconds; blocked, subscribed and MONITOR ones never are."""
-    timeout = int(_setting(state, "timeout", 0))
+    timeout = int(state.config.get("timeout", 0))
     if timeout <= 0:
         return []
     oldest_allowed = state.now_ms - timeout * 1000

@@ -20,7 +20,7 @@ or disconnection ends monitoring.
 
 The dispatcher reaches this module through
 `cache.commands.diagnostics.watched` (which calls `feed` while anyone
-monitors) and `diagnostics.refusal` (which calls `refusal`).
+monitors) and `cache.dispatch.execute` (which calls `refusal` for a monitoring client).
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def forget_client(client: Any) -> None:
 
 
 def is_monitor(client: Any) -> bool:
-    monitors = client.server.__dict__.get("monitors")
-    return bool(monitors) and client.id in monitors
+    return client.monitoring
 
 
 def refusal(client: Any, spec: Any) -> bytes | None:

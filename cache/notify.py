@@ -140,9 +140,6 @@ def flags_of(classes: Any) -> int:
 def _install(state: Any) -> int:
     """Cache the enabled classes on the state and follow CONFIG SET from now on."""
     config = state.config
-    if config is None:
-        state.notify_flags = 0
-        return 0
 
     def changed(value: Any) -> None:
         state.notify_flags = flags_of(value)

@@ -123,7 +123,6 @@ def _addr(address: Any) -> str:
 @flow.actor
 def serve_connection(server: CacheServer, client: Client, conn: Any):
     state = server.state
-    state.clients[client.id] = client
     client.on_kill = lambda: _kill_soon(state, client, conn)
     closed_by_us = []  # an idle client is closed cleanly (FIN), not reset
 
@@ -134,7 +133,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
     client.on_idle_timeout = close_idle
     client.writer = conn.write
     client.output_pending = conn.pending_output
-    parser = resp.RespParser(max_bulk_len=_setting(state, "proto-max-bulk-len", 512 * 1024 * 1024),
+    parser = resp.RespParser(max_bulk_len=state.config.get("proto-max-bulk-len", 512 * 1024 * 1024),
                              authenticated=client.authenticated)
     next_batch = parser.next_batch
     encode_into = resp.encode_into
@@ -142,7 +141,6 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
     out = client.batch
     pending_read = None  # a read started while the client was blocked
     config_get = state.config.get
-    conn_write = conn.write
     seen_setting: Any = _CLOSED  # the client-output-buffer-limit text normal_limits comes from
     normal_limits = NO_LIMITS
     try:
@@ -215,7 +213,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                         replies += 1
                         if replies & (CHECK_EVERY - 1) and (reply.__class__ is not bytes or len(reply) < BIG_REPLY):
                             continue
-                    used = sum(map(len, out)) + conn.pending_output()
+                    used = client.pending_output()
                     if obuf_limits is not NO_LIMITS and limits.over_output_limit(client, used, obuf_limits):
                         _close_over_limit(client, conn, out)
                         return
@@ -231,14 +229,10 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
             client.executing = False
             client.last_interaction_ms = state.now_ms
             if obuf_limits is not NO_LIMITS and limits.over_output_limit(
-                    client, sum(map(len, out)) + conn.pending_output(), obuf_limits):
+                    client, client.pending_output(), obuf_limits):
                 _close_over_limit(client, conn, out)
                 return
-            if out:  # _flush, inlined: once per read
-                payload = out[0] if len(out) == 1 else b"".join(out)
-                out.clear()
-                stats.total_net_output_bytes += len(payload)
-                conn_write(payload)
+            _flush(client, conn, out)
             if client.close_after_reply:
                 break
             if conn.pending_output() > OUTPUT_HIGH_WATER:
@@ -349,11 +343,6 @@ def _kill_soon(state: ServerState, client: Client, conn: Any) -> None:
     flow.current_loop().call_soon(abort)
 
 
-def _setting(state: ServerState, name: str, default: Any) -> Any:
-    """A config value; servers built without a config (unit tests) use Redis's default."""
-    return default if state.config is None else state.config.get(name, default)
-
-
 @flow.actor
 def cron(server: CacheServer):
     """Redis's serverCron, as much of it as flowcache needs.
@@ -367,7 +356,7 @@ def cron(server: CacheServer):
     state = server.state
     wall_time = state.loop.wall_time
     while True:
-        hz = max(1, min(500, int(_setting(state, "hz", 10))))
+        hz = max(1, min(500, int(state.config.get("hz", 10))))
         yield flow.delay(1.0 / hz)
         state.refresh_clock()
         for client in limits.idle_clients(state):

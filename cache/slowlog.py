@@ -40,13 +40,10 @@ class SlowLog:
     def __init__(self, config: Any) -> None:
         self.entries: deque[list[Any]] = deque()  # newest first
         self.next_id = 0
-        self.slower_than = 10000
-        self.max_len = 128
-        if config is not None:
-            self.slower_than = config.get("slowlog-log-slower-than", 10000)
-            self.max_len = config.get("slowlog-max-len", 128)
-            config.on_change("slowlog-log-slower-than", self._set_slower_than)
-            config.on_change("slowlog-max-len", self._set_max_len)
+        self.slower_than = config.get("slowlog-log-slower-than", 10000)
+        self.max_len = config.get("slowlog-max-len", 128)
+        config.on_change("slowlog-log-slower-than", self._set_slower_than)
+        config.on_change("slowlog-max-len", self._set_max_len)
 
     def _set_slower_than(self, value: int) -> None:
         self.slower_than = value
@@ -55,9 +52,8 @@ class SlowLog:
         self.max_len = value
 
     def push_if_needed(self, client: Any, argv: list[bytes], duration_us: int) -> None:
-        """Redis's slowlogPushEntryIfNeeded: log when slow enough, then trim."""
-        if self.slower_than < 0:
-            return
+        """Redis's slowlogPushEntryIfNeeded: log when slow enough, then trim (`record`
+        has already dropped the call when the log is off)."""
         entries = self.entries
         if duration_us >= self.slower_than:
             entries.appendleft([
@@ -79,7 +75,7 @@ def slowlog_of(state: Any) -> SlowLog:
 
 def record(client: Any, spec: Any, argv: list[bytes], duration_us: int) -> None:
     """Log a command that just ran, if it was slow enough. Cheap when it was not."""
-    log = client.server.__dict__.get("slowlog") or slowlog_of(client.server)
+    log = slowlog_of(client.server)
     if log.slower_than < 0 or (duration_us < log.slower_than and len(log.entries) <= log.max_len):
         return
     if "skip_slowlog" in spec.flags:

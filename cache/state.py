@@ -172,7 +172,7 @@ class Client:
         self.db = server.dbs[0]
         self.created_ms = server.now_ms
         self.last_interaction_ms = server.now_ms
-        self.last_command = b"NULL"  # full name of the last command run, as CLIENT LIST shows
+        self.last_command = "NULL"  # full name of the last command run, as CLIENT LIST shows
         self.close_after_reply = False  # QUIT, protocol errors, CLIENT KILL
         self.authenticated = not server.config["requirepass"]
         self.on_kill: Callable[[], None] | None = None  # set by the connection actor

@@ -48,8 +48,7 @@ def _flags(client: Any) -> bytes:
 def info_line(client: Any, argv_mem: int = 0) -> bytes:
     """One CLIENT LIST line (without the newline), fields in Redis 7.0's order."""
     now = client.server.now_ms
-    cmd = client.last_command
-    cmd = cmd if isinstance(cmd, bytes) else cmd.encode()
+    cmd = client.last_command.encode()
     return b"".join((
         b"id=%d addr=%s laddr=%s fd=%d name=%s " % (
             client.id, client.addr.encode(), client.laddr.encode(), client.fd, client.name),

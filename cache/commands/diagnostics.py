@@ -6,7 +6,6 @@ The dispatcher reports calls here, as Redis's call() does after running a
 command (only those that can matter, see `rearm`):
 
     watched(client, spec, argv, duration_us, blocked)  # after a handler ran
-    refused = refusal(client, spec)   # before running: a MONITOR client touching keys
 """
 
 from __future__ import annotations
@@ -36,13 +35,8 @@ def watched(client: Any, spec: CommandSpec, argv: list[bytes], duration_us: int,
     (`cache.slowlog.record` and `cache.latency.record_unblocked` then).
     """
     state = client.server
-    lat = latency.monitor_of(state)
-    log = slowlog.slowlog_of(state)
-    threshold = lat.threshold
-    if threshold and duration_us >= threshold * 1000:
-        lat.add_sample("fast-command" if "fast" in spec.flags else "command", duration_us // 1000)
-    if not blocked and log.slower_than >= 0 and (
-            duration_us >= log.slower_than or len(log.entries) > log.max_len):
+    latency.record(state, "fast-command" if "fast" in spec.flags else "command", duration_us // 1000)
+    if not blocked:
         slowlog.record(client, spec, argv, duration_us)
     if state.__dict__.get("monitors"):
         monitor.feed(client, spec, argv)
@@ -77,13 +71,6 @@ def rearm(state: Any) -> None:
     if threshold:
         bound = min(bound, threshold * 1000)
     state.watch_us = bound
-
-
-def refusal(client: Any, spec: CommandSpec) -> bytes | None:
-    """The error for a command a MONITOR client may not run, or None (cheap: one dict test)."""
-    if not client.server.__dict__.get("monitors"):
-        return None
-    return monitor.refusal(client, spec)
 
 
 _ADMIN = "admin loading stale"

@@ -32,7 +32,6 @@ from cache.commands.strings import (
 from cache.commands.table import command
 from cache.datatypes.hashes import HashValue
 from cache.errors import CommandError
-from cache.keyspace import config_value
 from cache.notify import notify
 from cache.reply import OK, Map
 from cache.resp import string2ll
@@ -47,8 +46,8 @@ def hash_or_none(value: Any) -> HashValue | None:
 
 def _limits(client: Any) -> tuple[int, int]:
     server = client.server
-    return (config_value(server, "hash-max-listpack-entries", 512),
-            config_value(server, "hash-max-listpack-value", 64))
+    return (server.config.get("hash-max-listpack-entries", 512),
+            server.config.get("hash-max-listpack-value", 64))
 
 
 class _HashWrite:

@@ -18,7 +18,6 @@ from cache.glob import compile_pattern
 from cache.keyspace import (
     SHARED_INTEGERS,
     SHARED_REFCOUNT,
-    config_value,
     copy_value,
     object_encoding,
     type_name,
@@ -502,7 +501,7 @@ def _object_entry(client: Any, key: bytes) -> Any:
 
 
 def _lfu_policy(client: Any) -> bool:
-    return "lfu" in str(config_value(client.server, "maxmemory-policy", "noeviction"))
+    return "lfu" in str(client.server.config.get("maxmemory-policy", "noeviction"))
 
 
 _OBJECT_KEY = dict(keys=(2, 2, 1), group="generic", acl="@keyspace @read @slow",

@@ -20,7 +20,6 @@ from cache.commands.table import command
 from cache.datatypes.sets import SetValue
 from cache.errors import CommandError
 from cache.glob import compile_pattern
-from cache.keyspace import config_value
 from cache.notify import notify
 from cache.reply import Set
 
@@ -36,7 +35,7 @@ def set_or_none(value: Any) -> SetValue | None:
 
 
 def max_intset(client: Any) -> int:
-    return config_value(client.server, "set-max-intset-entries", 512)
+    return client.server.config.get("set-max-intset-entries", 512)
 
 
 def parse_range_count(arg: bytes) -> int:

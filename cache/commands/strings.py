@@ -19,7 +19,6 @@ from typing import Any
 from cache import errors
 from cache.commands.table import command
 from cache.errors import CommandError
-from cache.keyspace import config_value
 from cache.notify import notify
 from cache.reply import OK, Map
 from cache.resp import string2ll
@@ -67,7 +66,7 @@ def string_value(value: Any) -> bytes | bytearray | None:
 
 
 def check_string_length(client: Any, size: int, append: int) -> None:
-    if size + append > config_value(client.server, "proto-max-bulk-len", DEFAULT_MAX_BULK_LEN):
+    if size + append > client.server.config.get("proto-max-bulk-len", DEFAULT_MAX_BULK_LEN):
         raise CommandError(errors.STRING_TOO_LONG)
 
 
@@ -452,7 +451,7 @@ def lcs(client: Any, argv: list[bytes]) -> Any:
         raise CommandError(errors.LCS_LEN_AND_IDX)
     if len(a) >= 0xFFFFFFFE or len(b) >= 0xFFFFFFFE:
         raise CommandError(errors.LCS_TOO_LONG)
-    limit = config_value(client.server, "proto-max-bulk-len", DEFAULT_MAX_BULK_LEN)
+    limit = client.server.config.get("proto-max-bulk-len", DEFAULT_MAX_BULK_LEN)
     if (len(a) + 1) * (len(b) + 1) * 4 > limit:  # Redis's uint32_t DP table size
         raise CommandError(errors.LCS_TABLE_TOO_BIG)
     table = _LcsTable(a, b)

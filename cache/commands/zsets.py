@@ -24,7 +24,6 @@ from cache.commands.strings import option_word, parse_ll
 from cache.commands.table import command
 from cache.datatypes.zsets import MINUS, PLUS, LexRange, ScoreRange, ZSet
 from cache.errors import CommandError
-from cache.keyspace import config_value
 from cache.notify import notify
 from cache.reply import Double
 
@@ -119,8 +118,8 @@ def zset_or_none(value: Any) -> ZSet | None:
 
 def listpack_limits(client: Any) -> tuple[int, int]:
     server = client.server
-    return (config_value(server, "zset-max-listpack-entries", 128),
-            config_value(server, "zset-max-listpack-value", 64))
+    return (server.config.get("zset-max-listpack-entries", 128),
+            server.config.get("zset-max-listpack-value", 64))
 
 
 def scored(client: Any, entries: list[tuple[float, bytes]], withscores: bool) -> list:

@@ -19,6 +19,7 @@ import net
 from cache import errors, latency, monitor, slowlog
 from cache.blocking import Blocked
 from cache.commands.clients import REPLY_SKIP
+from cache.commands.diagnostics import watched
 from cache.commands.table import COMMANDS
 from cache.config import Config
 from cache.reply import Status
@@ -337,14 +338,14 @@ def test_latency_samples_keep_the_worst_of_each_second():
     h = Harness()
     h.run("CONFIG", "SET", "latency-monitor-threshold", "10")
     set_spec, get_spec = COMMANDS[b"set"], COMMANDS[b"get"]
-    latency.record_command(h.server, set_spec, 5_000)  # below the threshold
+    watched(h.client, set_spec, [b"X"], 5_000)  # below the threshold
     assert h.run("LATENCY", "LATEST") == []
     start = h.server.now_ms // 1000
-    latency.record_command(h.server, set_spec, 20_000)
-    latency.record_command(h.server, set_spec, 30_999)  # same second: it replaces the sample
+    watched(h.client, set_spec, [b"X"], 20_000)
+    watched(h.client, set_spec, [b"X"], 30_999)  # same second: it replaces the sample
     h.advance(1000)
-    latency.record_command(h.server, set_spec, 15_000)
-    latency.record_command(h.server, get_spec, 12_000)  # GET is fast
+    watched(h.client, set_spec, [b"X"], 15_000)
+    watched(h.client, get_spec, [b"X"], 12_000)  # GET is fast
     assert h.run("LATENCY", "LATEST") == [[b"command", start + 1, 15, 30],
                                           [b"fast-command", start + 1, 12, 12]]
     assert h.run("LATENCY", "HISTORY", "command") == [[start, 30], [start + 1, 15]]
@@ -435,7 +436,7 @@ def test_latency_histogram_and_percentiles_match_redis(oracle):
     specs = {b"echo": COMMANDS[b"echo"], b"debug": SimpleNamespace(name="debug", flags=())}
     for name, spec in specs.items():
         for us in reversed(durations[name]):
-            latency.record_command(h.server, spec, us)
+            latency.monitor_of(h.server).histogram(spec.name).record_us(us)
     assert h.run_raw("LATENCY", "HISTOGRAM", "echo") == oracle.raw("LATENCY", "HISTOGRAM", "echo")
     debug = latency.monitor_of(h.server).histograms["debug"]  # flowcache has no DEBUG command
     assert oracle.call("LATENCY", "HISTOGRAM", "debug") == [
@@ -448,8 +449,8 @@ def test_latency_histogram_and_percentiles_match_redis(oracle):
 
 def test_latency_histogram_lists_subcommands_and_blocked_calls_count_when_served():
     h = Harness()
-    latency.record_command(h.server, COMMANDS[b"config"].subcommands[b"get"], 3)
-    latency.record_command(h.server, COMMANDS[b"blpop"], 5, blocked=True)
+    latency.monitor_of(h.server).histogram("config|get").record_us(3)  # what a call counts
+    watched(h.client, COMMANDS[b"blpop"], [b"BLPOP"], 5, True)  # a call that blocked: not yet
     assert [name for name, _ in h.run("LATENCY", "HISTOGRAM", "CONFIG", "blpop")] == [b"config|get"]
     latency.record_unblocked(h.server, COMMANDS[b"blpop"], 5, 2000)
     reply = dict(h.run("LATENCY", "HISTOGRAM", "blpop"))
