@@ -270,8 +270,7 @@ def _random_volatile_key(db: Any) -> bytes:
         key = db.sample_volatile()
         if key is not None:
             return key
-    db.volatile = list(db.expires)  # mostly stale: rebuild and draw again
-    db.volatile_stale = 0
+    db.rebuild_volatile()  # mostly stale: rebuild and draw again
     return _random_volatile_key(db)
 
 
@@ -326,8 +325,7 @@ def _populate(db: Any, mem: MemoryState, pool: list[list[Any]], state: Any) -> N
     data = db.data
     keys = sample_keys(db, mem.samples, mem.allkeys, state.random)
     if not keys and not mem.allkeys:  # every draw was stale: rebuild for the next round
-        db.volatile = list(db.expires)
-        db.volatile_stale = 0
+        db.rebuild_volatile()
     kind = mem.kind
     if kind == "lru":
         clock = state.lru_clock

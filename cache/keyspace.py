@@ -295,12 +295,13 @@ class Database:
 
     def _resized(self, old_len: int, new_len: int) -> None:
         """A bytes value replaced by bytes of another length: the estimate follows."""
-        delta = _bytes_value_size(new_len) - _bytes_value_size(old_len)
-        if delta:
-            mem = self.mem
-            used = mem.used = mem.used + delta
-            if used > mem.peak:
-                mem.peak = used
+        self._grow(_bytes_value_size(new_len) - _bytes_value_size(old_len))
+
+    def _missed(self, key: bytes) -> None:
+        """A read lookup found nothing: counted (INFO keyspace_misses) and reported."""
+        self.server.stats.keyspace_misses += 1
+        for hook in KEY_EVENT_HOOKS:
+            hook(self, "keymiss", key)
 
     def memory_used(self) -> int:
         """This database's share of `mem.used`, summed (O(n): FLUSHDB, MEMORY STATS)."""
@@ -342,17 +343,13 @@ class Database:
         entry = self.data.get(key)
         server = self.server
         if entry is None:
-            server.stats.keyspace_misses += 1
-            for hook in KEY_EVENT_HOOKS:
-                hook(self, "keymiss", key)
+            self._missed(key)
             return None
         if self.expires:
             when = self.expires.get(key)
             if when is not None and when < server.now_ms:
                 self._expire(key, entry)
-                server.stats.keyspace_misses += 1
-                for hook in KEY_EVENT_HOOKS:
-                    hook(self, "keymiss", key)
+                self._missed(key)
                 return None
         mem = self.mem
         if mem.lfu:
@@ -366,9 +363,7 @@ class Database:
         """Like `lookup_read` but leaves the access time (EXISTS, TYPE, TTL, OBJECT)."""
         entry = self.live_entry(key)
         if entry is None:
-            self.server.stats.keyspace_misses += 1
-            for hook in KEY_EVENT_HOOKS:
-                hook(self, "keymiss", key)
+            self._missed(key)
             return None
         self.server.stats.keyspace_hits += 1
         return entry.value
@@ -598,8 +593,12 @@ class Database:
     def _maybe_rebuild_volatile(self) -> None:
         stale = self.volatile_stale
         if stale > _MIN_COMPACT and stale * 2 > len(self.volatile):
-            self.volatile = list(self.expires)
-            self.volatile_stale = 0
+            self.rebuild_volatile()
+
+    def rebuild_volatile(self) -> None:
+        """`volatile` from `expires` again: one entry per key with a TTL, nothing stale."""
+        self.volatile = list(self.expires)
+        self.volatile_stale = 0
 
     def sample_volatile(self) -> bytes | None:
         """A random key from `volatile`, or None when the drawn slot is stale."""
@@ -786,8 +785,7 @@ class ExpireCycle:
             db.avg_ttl = 0
             return -1, 0
         if len(db.volatile) > 100 * len(expires):
-            db.volatile = list(expires)
-            db.volatile_stale = 0
+            db.rebuild_volatile()
         want = min(len(expires), keys_per_loop)
         now = self.server.now_ms
         sampled = expired = ttl_sum = ttl_samples = 0
@@ -806,8 +804,7 @@ class ExpireCycle:
                 ttl_sum += when - now
                 ttl_samples += 1
         if sampled == 0:  # every draw was stale: rebuild so the next loop finds keys
-            db.volatile = list(expires)
-            db.volatile_stale = 0
+            db.rebuild_volatile()
         if ttl_samples:
             avg = ttl_sum // ttl_samples
             if db.avg_ttl == 0:
