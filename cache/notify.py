@@ -164,6 +164,8 @@ def notify(state: Any, type_flag: str, event: bytes, key: bytes, dbid: int) -> N
 
 def _keyspace_event(db: Any, event: str, key: bytes) -> None:
     """KEY_EVENT_HOOKS entry: removals and creations the keyspace itself makes."""
+    if not db.server.notify_flags:  # off (the default): every new key passes here
+        return
     letter = _KEYSPACE_EVENTS.get(event)
     if letter is not None:
         notify(db.server, letter, event.encode(), key, db.index)

@@ -512,15 +512,6 @@ def _bulk(data: bytes) -> bytes:
 
 def encode(reply: object, proto: int) -> bytes:
     """One reply as RESP `proto` (2 or 3) bytes."""
-    t = type(reply)
-    if t is bytes:
-        return _bulk(reply)
-    if t is Status:
-        return _OK if reply is OK else b"+" + reply + CRLF
-    if t is int:
-        return _INTEGERS[reply] if 0 <= reply < _SMALL else b":%d\r\n" % reply
-    if reply is None:
-        return _NULL[proto]
     parts: list[bytes] = []
     encode_into(parts, reply, proto)
     return b"".join(parts)
