@@ -110,10 +110,9 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
     last = None
     big = False  # a reply of BIG_REPLY bytes or more was encoded: stop after its command
     started = wall_time()
-    now_ms = state.now_ms = int(started * 1000)  # ServerState.refresh_clock, inlined
-    if now_ms // 1000 != state.lru_clock:
-        state.lru_clock = now_ms // 1000
-    next_ms = (now_ms + 1) / 1000  # when the clock in milliseconds next moves
+    if not state.ms_from <= started < state.ms_until:
+        state.refresh_clock(started)
+    next_ms = state.ms_until  # when the clock in milliseconds next moves
     for argv in commands[start:start + BATCH_MAX]:
         route = routes.get(argv[0])
         if route is None:
@@ -123,10 +122,8 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
                 maxmemory and not free_memory_if_needed(state) and route.deny_oom):
             break
         if started >= next_ms:
-            now_ms = state.now_ms = int(started * 1000)
-            next_ms = (now_ms + 1) / 1000
-            if now_ms // 1000 != state.lru_clock:
-                state.lru_clock = now_ms // 1000
+            state.refresh_clock(started)
+            next_ms = state.ms_until
         try:
             reply = route.handler(client, argv)
         except errors.CommandError as exc:

@@ -475,13 +475,17 @@ class Database:
     def set_many(self, items: list[bytes], start: int = 1) -> None:
         """MSET: `set_key` for items[start], items[start + 1], ... as key, value pairs
         (all bytes, as the wire gives them)."""
+        if self.mem.lfu or self.watching or KEY_MODIFIED_HOOKS:  # set_key's per-key work
+            set_key = self.set_key
+            for i in range(start, len(items), 2):
+                set_key(items[i], items[i + 1])
+            return
         data = self.data
         expires = self.expires
         clock = self.server.lru_clock
-        general = self.mem.lfu  # LFU touches every key its own way: set_key's general path
         for key, value in zip(items[start::2], items[start + 1::2]):
             entry = data.get(key)
-            if entry is None or general or (expires and key in expires):
+            if entry is None or (expires and key in expires):
                 self._set_general(key, value, False, entry)
                 continue
             old = entry.value
@@ -493,8 +497,6 @@ class Database:
             entry.lru = clock
             if len(old) != len(value):
                 self._resized(len(old), len(value))
-            if self.watching or KEY_MODIFIED_HOOKS:
-                self._notify(key)
 
     def replace_value(self, key: bytes, entry: Entry, value: Any) -> None:
         """Give a live Entry (from `entry_for_write`) a new value, then notify (INCR, APPEND)."""

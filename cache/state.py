@@ -104,6 +104,7 @@ class ServerState:
         self.stats = Stats()
         self.now_ms = 0  # refreshed before every command by `refresh_clock`
         self.lru_clock = 0  # seconds, shared int object for every key touched this second
+        self.ms_from = self.ms_until = 0.0  # the wall times that are now_ms (refresh_clock)
         self.refresh_clock()
         self.start_time_ms = self.now_ms
         self.run_id = "%040x" % self.random.getrandbits(160)
@@ -127,9 +128,14 @@ class ServerState:
         self.watched_keys: dict[tuple[int, bytes], dict[int, Any]] = {}
 
     def refresh_clock(self, wall_time: float | None = None) -> None:
-        """Cache the loop's wall clock once per command, as Redis caches mstime."""
+        """Cache the loop's wall clock once per command, as Redis caches mstime.
+
+        `ms_from` and `ms_until` bound the wall times (in seconds) that fall in
+        `now_ms`, so the batched path refreshes only when a millisecond passes."""
         ms = int((self.loop.wall_time() if wall_time is None else wall_time) * 1000)
         self.now_ms = ms
+        self.ms_from = ms / 1000
+        self.ms_until = (ms + 1) / 1000
         seconds = ms // 1000
         if seconds != self.lru_clock:
             self.lru_clock = seconds

@@ -292,22 +292,18 @@ def mget(client: Any, argv: list[bytes]) -> Any:
     return out
 
 
-def _check_pairs(argv: list[bytes], name: str) -> None:
-    if len(argv) % 2 == 0:
-        raise CommandError(errors.wrong_arity(name))
-
-
 def _set_pairs(client: Any, argv: list[bytes]) -> None:
     """MSET's writes: batched, or key by key when notifications must interleave
     `new` and `set` per key as Redis does."""
-    db = client.db
     server = client.server
     if not server.notify_flags:  # 0: off (-1, not read yet, takes the per-key path once)
-        db.set_many(argv, 1)
-        return
-    for i in range(1, len(argv), 2):
-        db.set_key(argv[i], argv[i + 1])
-        notify(server, "$", b"set", argv[i], db.index)
+        client.db.set_many(argv, 1)
+    else:
+        db = client.db
+        for i in range(1, len(argv), 2):
+            db.set_key(argv[i], argv[i + 1])
+            notify(server, "$", b"set", argv[i], db.index)
+    server.dirty += len(argv) >> 1
 
 
 @command("MSET", -3, "write denyoom", keys=(1, -1, 2), group="string", since="1.0.1",
@@ -317,9 +313,9 @@ def _set_pairs(client: Any, argv: list[bytes]) -> None:
          tips="request_policy:multi_shard response_policy:all_succeeded",
          args="(key_value=key value)...")
 def mset(client: Any, argv: list[bytes]) -> Any:
-    _check_pairs(argv, "mset")
+    if not len(argv) & 1:
+        raise CommandError(errors.wrong_arity("mset"))
     _set_pairs(client, argv)
-    client.server.dirty += len(argv) // 2
     return OK
 
 
@@ -330,13 +326,13 @@ def mset(client: Any, argv: list[bytes]) -> Any:
          tips="request_policy:multi_shard response_policy:agg_min",
          args="(key_value=key value)...")
 def msetnx(client: Any, argv: list[bytes]) -> Any:
-    _check_pairs(argv, "msetnx")
+    if not len(argv) & 1:
+        raise CommandError(errors.wrong_arity("msetnx"))
     db = client.db
     for i in range(1, len(argv), 2):
         if db.lookup_write(argv[i]) is not None:
             return 0
     _set_pairs(client, argv)
-    client.server.dirty += len(argv) // 2
     return 1
 
 

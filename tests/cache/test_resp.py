@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cache import errors
+from cache import errors, resp
 from cache.errors import ProtocolError
 from cache.reply import NULL_ARRAY, Bool, Double, Error, Map, Push, Set, Status, Verbatim
 from cache.resp import RespParser, encode, encode_into, format_double, split_inline, string2ll
@@ -196,6 +196,55 @@ def test_a_pipelined_read_of_whole_commands_comes_back_as_one_batch(frames):
     assert [args for batch in batches for args in batch] == expected
     if all(b"\r\n" not in a and len(a) < 4096 for args in expected for a in args):
         assert len(batches) == 1  # canonical and CRLF-free: taken at once
+
+
+def _learn_shape_of(read: bytes) -> None:
+    """Feed `read` alone until the parser has learned its shape (checked, not assumed)."""
+    for _ in range(resp._SHAPE_SAMPLE * (resp._SHAPE_LEARN_AFTER + 1)):
+        parser = RespParser()
+        parser.feed(read)
+        parser.next_batch()
+    assert len(read) in resp._shape_match
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(binary_arg, min_size=1, max_size=12), st.data())
+def test_a_learned_shape_parses_every_read_of_its_length_as_the_state_machine_does(args, data):
+    args = [a.replace(b"\r", b"r") for a in args]  # a bulk holding CRLF is never split whole
+    read = multibulk(args)
+    _learn_shape_of(read)
+    assert parse_chunks([read]) == ([args], None)
+    # Reads of the same length the shape does not describe: a byte moved from one
+    # argument to another, or bytes overwritten anywhere (headers, CRLFs, counts).
+    variants = []
+    if len(args) > 1:
+        i, j = data.draw(st.integers(0, len(args) - 1)), data.draw(st.integers(0, len(args) - 1))
+        if i != j and args[i]:
+            moved = list(args)
+            moved[j] += moved[i][-1:]
+            moved[i] = moved[i][:-1]
+            variants.append(multibulk(moved))
+    for _ in range(3):
+        at = data.draw(st.integers(0, len(read) - 1))
+        byte = data.draw(st.sampled_from(b"\r\n$*0123456789x"))
+        variants.append(read[:at] + bytes([byte]) + read[at + 1:])
+    for variant in variants:
+        if len(variant) == len(read):
+            assert parse_chunks([variant]) == parse_chunks([variant[k:k + 1] for k in range(len(variant))])
+
+
+def test_a_learned_shape_checks_lengths_not_just_separators():
+    _learn_shape_of(multibulk([b"abcdefgh", b"z"]))
+    # The same length, with a first bulk that holds what looks like a second one.
+    tricky = b"*2\r\n$8\r\na\r\n$1\r\nb\r\n$1\r\nz\r\n"
+    assert parse_chunks([tricky]) == ([[b"a\r\n$1\r\nb", b"z"]], None)
+
+
+def test_learned_shapes_stay_bounded():
+    for n in range(resp._SHAPES_MAX + 10):
+        _learn_shape_of(multibulk([b"SET", b"k" * (n + 1), b"v"]))
+        assert len(resp._shape_match) <= resp._SHAPES_MAX
+        assert len(resp._shape_seen) <= resp._SHAPES_MAX
 
 
 @pytest.mark.parametrize("data", [
