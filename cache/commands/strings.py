@@ -292,20 +292,6 @@ def mget(client: Any, argv: list[bytes]) -> Any:
     return out
 
 
-def _set_pairs(client: Any, argv: list[bytes]) -> None:
-    """MSET's writes: batched, or key by key when notifications must interleave
-    `new` and `set` per key as Redis does."""
-    server = client.server
-    if not server.notify_flags:  # 0: off (-1, not read yet, takes the per-key path once)
-        client.db.set_many(argv, 1)
-    else:
-        db = client.db
-        for i in range(1, len(argv), 2):
-            db.set_key(argv[i], argv[i + 1])
-            notify(server, "$", b"set", argv[i], db.index)
-    server.dirty += len(argv) >> 1
-
-
 @command("MSET", -3, "write denyoom", keys=(1, -1, 2), group="string", since="1.0.1",
          key_specs="OW update",
          summary="Set multiple keys to multiple values",
@@ -315,7 +301,15 @@ def _set_pairs(client: Any, argv: list[bytes]) -> None:
 def mset(client: Any, argv: list[bytes]) -> Any:
     if not len(argv) & 1:
         raise CommandError(errors.wrong_arity("mset"))
-    _set_pairs(client, argv)
+    server = client.server
+    if not server.notify_flags:  # 0: off (-1, not read yet, takes the per-key path once)
+        client.db.set_many(argv, 1)
+    else:  # notifications interleave `new` and `set` per key, as Redis sends them
+        db = client.db
+        for i in range(1, len(argv), 2):
+            db.set_key(argv[i], argv[i + 1])
+            notify(server, "$", b"set", argv[i], db.index)
+    server.dirty += len(argv) >> 1
     return OK
 
 
@@ -332,7 +326,7 @@ def msetnx(client: Any, argv: list[bytes]) -> Any:
     for i in range(1, len(argv), 2):
         if db.lookup_write(argv[i]) is not None:
             return 0
-    _set_pairs(client, argv)
+    mset(client, argv)  # its arity check passes: the same as this one
     return 1
 
 
