@@ -158,12 +158,15 @@ class RealConnection(Connection):
                 self._reading = True
                 self._loop.add_reader(self._fd, self._on_readable_cb)
             return _ready(data)
-        if self._closed:
-            return Future.failed(ConnectionClosed("read() after close()"))
-        if self._eof:  # as recv() does: after the peer's FIN, a later reset no longer shows on read
-            return _ready(b"")
-        if self._error is not None:
-            return Future.failed(self._error)
+        if not self._reading:  # reading on means open, no EOF and no error: skip asking
+            if self._closed:
+                return Future.failed(ConnectionClosed("read() after close()"))
+            if self._eof:  # as recv() does: after the peer's FIN, a later reset no longer shows on read
+                return _ready(b"")
+            if self._error is not None:
+                return Future.failed(self._error)
+            self._reading = True
+            self._loop.add_reader(self._fd, self._on_readable_cb)
         waiter = self._read_waiter
         if waiter is not None and waiter._state == PENDING:
             raise FlowError("read() while another read() on this connection is pending")
@@ -173,9 +176,6 @@ class RealConnection(Connection):
         fut._cb = None
         self._read_waiter = fut
         self._read_max = max_bytes
-        if not self._reading:
-            self._reading = True
-            self._loop.add_reader(self._fd, self._on_readable_cb)
         return fut
 
     def _on_readable(self) -> None:
