@@ -30,21 +30,24 @@ _bulk_length = _FAST_BULK.__getitem__
 _header_of_length = [b"$%d" % i for i in range(_FAST_BULK_MAX + 1)].__getitem__
 _BATCH_MIN = 128  # unconsumed bytes from which tokenising the whole buffer at once pays
 
-# Learned command shapes. A read holding one command whose argument lengths keep
-# recurring (fixed-size keys and values; redis-benchmark) is parsed by one regex
-# fullmatch, learned for reads of its length: every header, length and CRLF is
-# checked in C, and the groups are the argv (about half the cost of splitting,
-# a third for MSET of ten keys). A read that does not match takes the split
-# path, so the result is the same either way; only speed differs. Every
-# _SHAPE_SAMPLE-th split read is counted towards learning its shape, so reads
-# whose shapes never recur pay little for it.
-_SHAPE_MAX_ARGS = 64
+# Learned command shapes. A read whose commands keep recurring with the same
+# argument lengths (fixed-size keys and values; redis-benchmark) is parsed by
+# one regex fullmatch, learned for reads of its length: every count, header,
+# length and CRLF is checked in C, and the groups are the argvs (half the cost
+# of splitting for one SET, a third for one MSET of ten keys or a pipeline of
+# sixteen INCRs). A read that does not match is split as before, so the result
+# is the same either way; only speed differs. Only reads whose commands all
+# have the same number of arguments are learned, and only every
+# _SHAPE_SAMPLE-th split read is looked at, so reads whose shapes never
+# recur pay little for it.
+_SHAPE_MAX_ARGS = 512  # arguments in one learned read, all its commands together
 _SHAPE_SAMPLE = 8  # a power of two
 _SHAPE_LEARN_AFTER = 8  # sampled reads of one length in a row with the same shape
-_SHAPES_MAX = 256  # shapes (and candidates) kept; all forgotten at once when full
-_shape_match: dict[int, Callable[[bytes], Any]] = {}  # read length -> fullmatch of its shape
-_shape_seen: dict[int, list[Any]] = {}  # read length -> [its last shape's headers, times in a row]
-_split_reads = 0  # one-command reads parsed by splitting (for sampling)
+_SHAPES_MAX = 64  # shapes (and candidates) kept; all forgotten at once when full
+# read length -> (fullmatch of its shape, arguments per command, whether it is one command)
+_shape_match: dict[int, tuple[Callable[[bytes], Any], int, bool]] = {}
+_shape_seen: dict[int, list[Any]] = {}  # read length -> [its last shape's lengths, times in a row]
+_split_reads = 0  # reads of whole commands parsed by splitting (for sampling)
 
 _C_ISSPACE = frozenset(b" \t\n\v\f\r")
 _TOKEN_END = frozenset(b" \t\n\r")
@@ -130,11 +133,14 @@ def split_inline(line: bytes) -> list[bytes] | None:
 def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
     """Every command in `buf` if it holds whole canonical multibulk commands and
     nothing else (the usual read, pipelined or not), else None."""
-    match = _shape_match.get(len(buf))
-    if match is not None:
-        shaped = match(buf)
+    shape = _shape_match.get(len(buf))
+    if shape is not None:
+        shaped = shape[0](buf)
         if shaped is not None:
-            return [list(shaped.groups())]
+            if shape[2]:
+                return [list(shaped.groups())]
+            groups = iter(shaped.groups())
+            return list(map(list, zip(*[groups] * shape[1])))
     lines = buf.split(b"\r\n")
     complete = len(lines) - 1  # the last piece, after the final CRLF, is empty
     count = _FAST_COUNT.get(lines[0])
@@ -143,28 +149,34 @@ def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
     if complete == 2 * count + 1:  # one command
         args = lines[2::2]
         try:
-            heads = list(map(_header_of_length, map(len, args)))
+            if lines[1:-1:2] != list(map(_header_of_length, map(len, args))):
+                return None
         except IndexError:
             return None
-        if lines[1:-1:2] != heads:
+        found = [args] if count else None
+    else:
+        found, used, _bad_count, exact = _walk_lines(lines, complete)
+        if not (exact and used == complete and found):
             return None
-        global _split_reads
-        _split_reads += 1
-        if not _split_reads & (_SHAPE_SAMPLE - 1) and 0 < count <= _SHAPE_MAX_ARGS:
-            _learn_shape(len(buf), lines[0], heads)
-        return [args] if count else None
-    found, used, _bad_count, exact = _walk_lines(lines, complete)
-    return found if exact and used == complete and found else None
+    global _split_reads
+    _split_reads += 1
+    if not _split_reads & (_SHAPE_SAMPLE - 1) and found:
+        _learn_shape(len(buf), found)
+    return found
 
 
-def _learn_shape(size: int, count_line: bytes, heads: list[bytes]) -> None:
-    """Count a sampled canonical one-command read of `size` bytes; compile its
-    shape once it has come _SHAPE_LEARN_AFTER times in a row."""
+def _learn_shape(size: int, commands: list[list[bytes]]) -> None:
+    """Count a sampled read of `size` bytes, canonical whole `commands`; compile
+    its shape once it has come _SHAPE_LEARN_AFTER times in a row."""
+    width = len(commands[0])
+    if width * len(commands) > _SHAPE_MAX_ARGS or any(len(args) != width for args in commands):
+        return
+    lengths = [len(arg) for args in commands for arg in args]
     seen = _shape_seen.get(size)
-    if seen is None or seen[0] != heads:
+    if seen is None or seen[0] != lengths:
         if len(_shape_seen) >= _SHAPES_MAX:
             _shape_seen.clear()
-        _shape_seen[size] = [heads, 1]
+        _shape_seen[size] = [lengths, 1]
         return
     seen[1] += 1
     if seen[1] < _SHAPE_LEARN_AFTER:
@@ -172,9 +184,10 @@ def _learn_shape(size: int, count_line: bytes, heads: list[bytes]) -> None:
     del _shape_seen[size]
     if len(_shape_match) >= _SHAPES_MAX:
         _shape_match.clear()
-    pattern = re.escape(count_line) + b"\r\n" + b"".join(
-        re.escape(head) + b"\r\n(.{%d})\r\n" % int(head[1:]) for head in heads)
-    _shape_match[size] = re.compile(pattern, re.DOTALL).fullmatch
+    count_line = b"\\*%d\r\n" % width
+    pattern = b"".join(count_line + b"".join(b"\\$%d\r\n(.{%d})\r\n" % (n, n) for n in lengths[i:i + width])
+                       for i in range(0, len(lengths), width))
+    _shape_match[size] = (re.compile(pattern, re.DOTALL).fullmatch, width, len(commands) == 1)
 
 
 def _walk_lines(lines: list[bytes], complete: int) -> tuple[list[list[bytes]], int, bool, bool]:

@@ -207,15 +207,25 @@ def _learn_shape_of(read: bytes) -> None:
     assert len(read) in resp._shape_match
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(binary_arg, min_size=1, max_size=12), st.data())
-def test_a_learned_shape_parses_every_read_of_its_length_as_the_state_machine_does(args, data):
-    args = [a.replace(b"\r", b"r") for a in args]  # a bulk holding CRLF is never split whole
-    read = multibulk(args)
+@st.composite
+def uniform_read(draw):
+    """Whole commands with the same number of arguments, no bulk holding CRLF: a read
+    the parser learns the shape of."""
+    width = draw(st.integers(1, 8))
+    commands = draw(st.lists(st.lists(binary_arg.map(lambda a: a.replace(b"\r", b"r")),
+                                      min_size=width, max_size=width), min_size=1, max_size=4))
+    return commands
+
+
+@settings(max_examples=80, deadline=None)
+@given(uniform_read(), st.data())
+def test_a_learned_shape_parses_every_read_of_its_length_as_the_state_machine_does(commands, data):
+    read = b"".join(map(multibulk, commands))
     _learn_shape_of(read)
-    assert parse_chunks([read]) == ([args], None)
+    assert parse_chunks([read]) == (commands, None)
     # Reads of the same length the shape does not describe: a byte moved from one
     # argument to another, or bytes overwritten anywhere (headers, CRLFs, counts).
+    args = [arg for command in commands for arg in command]
     variants = []
     if len(args) > 1:
         i, j = data.draw(st.integers(0, len(args) - 1)), data.draw(st.integers(0, len(args) - 1))
@@ -223,7 +233,8 @@ def test_a_learned_shape_parses_every_read_of_its_length_as_the_state_machine_do
             moved = list(args)
             moved[j] += moved[i][-1:]
             moved[i] = moved[i][:-1]
-            variants.append(multibulk(moved))
+            width = len(commands[0])
+            variants.append(b"".join(multibulk(moved[k:k + width]) for k in range(0, len(moved), width)))
     for _ in range(3):
         at = data.draw(st.integers(0, len(read) - 1))
         byte = data.draw(st.sampled_from(b"\r\n$*0123456789x"))
@@ -238,6 +249,21 @@ def test_a_learned_shape_checks_lengths_not_just_separators():
     # The same length, with a first bulk that holds what looks like a second one.
     tricky = b"*2\r\n$8\r\na\r\n$1\r\nb\r\n$1\r\nz\r\n"
     assert parse_chunks([tricky]) == ([[b"a\r\n$1\r\nb", b"z"]], None)
+    # A pipeline: the second command's bulk holds what looks like a third command.
+    read = multibulk([b"GET", b"abcdefghijklmnopqrstuv"]) * 3
+    _learn_shape_of(read)
+    inner = b"x\r\n*2\r\n$3\r\nGET\r\n$22\r\ny"  # 22 bytes, like the key it replaces
+    tricky = multibulk([b"GET", inner]) * 3
+    assert len(tricky) == len(read)
+    assert parse_chunks([tricky]) == ([[b"GET", inner]] * 3, None)
+
+
+def test_a_learned_pipeline_comes_back_as_one_batch():
+    read = multibulk([b"INCR", b"counter:__rand_int__"]) * 16
+    _learn_shape_of(read)
+    parser = RespParser()
+    parser.feed(read)
+    assert parser.next_batch() == [[b"INCR", b"counter:__rand_int__"]] * 16 and parser.drained
 
 
 def test_learned_shapes_stay_bounded():
