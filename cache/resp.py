@@ -40,7 +40,9 @@ _BATCH_MIN = 128  # unconsumed bytes from which tokenising the whole buffer at o
 # have the same number of arguments are learned, and only every
 # _SHAPE_SAMPLE-th split read is looked at, so reads whose shapes never
 # recur pay little for it.
-_SHAPE_MAX_ARGS = 512  # arguments in one learned read, all its commands together
+# Arguments in one learned read, all its commands together: a compiled shape
+# keeps about 460 bytes per argument, here and in `re`'s own cache of 512.
+_SHAPE_MAX_ARGS = 64
 _SHAPE_SAMPLE = 8  # a power of two
 _SHAPE_LEARN_AFTER = 8  # sampled reads of one length in a row with the same shape
 _SHAPES_MAX = 64  # shapes (and candidates) kept; all forgotten at once when full
