@@ -33,9 +33,9 @@ _BATCH_MIN = 128  # unconsumed bytes from which tokenising the whole buffer at o
 # Learned command shapes. A read whose commands keep recurring with the same
 # argument lengths (fixed-size keys and values; redis-benchmark) is parsed by
 # one regex fullmatch, learned for reads of its length: every count, header,
-# length and CRLF is checked in C, and the groups are the argvs (half the cost
-# of splitting for one SET, a third for one MSET of ten keys or a pipeline of
-# sixteen INCRs). A read that does not match is split as before, so the result
+# length and CRLF is checked in C, and the groups are the argvs (about half the
+# cost of splitting for one SET or one MSET of ten keys, 40% of it for a
+# pipeline of sixteen INCRs). A read that does not match is split as before, so the result
 # is the same either way; only speed differs. Only reads whose commands all
 # have the same number of arguments are learned, and only every
 # _SHAPE_SAMPLE-th split read is looked at, so reads whose shapes never
