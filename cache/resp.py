@@ -33,13 +33,14 @@ _BATCH_MIN = 128  # unconsumed bytes from which tokenising the whole buffer at o
 # Learned command shapes. A read whose commands keep recurring with the same
 # argument lengths (fixed-size keys and values; redis-benchmark) is parsed by
 # one regex fullmatch, learned for reads of its length: every count, header,
-# length and CRLF is checked in C, and the groups are the argvs (about half the
-# cost of splitting for one SET or one MSET of ten keys, 40% of it for a
-# pipeline of sixteen INCRs). A read that does not match is split as before, so the result
-# is the same either way; only speed differs. Only reads whose commands all
-# have the same number of arguments are learned, and only every
+# length and CRLF is checked in C, and the groups are the argvs (about half
+# the cost of splitting for one SET or one MSET of ten keys, 40% of it for a
+# pipeline of sixteen INCRs). A read that does not match is split as before,
+# so the result is the same either way; only speed differs. Only reads whose
+# commands all have the same number of arguments are learned, and only every
 # _SHAPE_SAMPLE-th split read is looked at, so reads whose shapes never
 # recur pay little for it.
+#
 # Arguments in one learned read, all its commands together: a compiled shape
 # keeps about 460 bytes per argument, here and in `re`'s own cache of 512.
 _SHAPE_MAX_ARGS = 64
@@ -234,10 +235,11 @@ class RespParser:
     After a `ProtocolError` the parser stays failed: every later call raises the
     same error (the server sends it and closes the connection, as Redis does).
 
-    A pipelined buffer is cut into lines once, in C (`bytes.split`), and every
-    complete command whose headers are canonical and whose bulks hold no CRLF
-    is read ahead into `_ready`; anything else goes through the exact state
-    machine. Reading ahead is only done for an authenticated client, whose
+    A read of whole commands of a learned shape is taken by one regex match
+    (`_whole_commands`). Otherwise a pipelined buffer is cut into lines once,
+    in C (`bytes.split`), and every complete command whose headers are
+    canonical and whose bulks hold no CRLF is read ahead into `_ready`;
+    anything else goes through the exact state machine. Reading ahead is only done for an authenticated client, whose
     limits are the loosest; a client that loses authentication (RESET with a
     password set) meets the unauthenticated limit when its command is taken.
     """
