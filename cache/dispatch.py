@@ -11,7 +11,10 @@ declines goes through `execute`. `execute_encoded` runs one command the
 way the connection does (tests compare its bytes with redis-server's).
 
 Running a command counts it (INFO commandstats: calls, usec, and its
-errors), adds its run time to its latency histogram, and hands it to
+errors; the time includes building the reply, as Redis builds it inside
+call(): `run_batch` encodes as it goes, and `execute(encode=True)`, the
+connection's way, hands back aggregates `Encoded`), adds its run time to
+its latency histogram, and hands it to
 `diagnostics.watched` (latency samples, slow log, MONITOR) when it ran for
 at least `state.watch_us`: the least duration any of those could want, 0
 while anyone monitors. `watched` recomputes that bound each time it runs,
@@ -35,7 +38,7 @@ from cache.commands.diagnostics import watched
 from cache.commands.table import CommandSpec, find
 from cache.eviction import free_memory_if_needed
 from cache.latency import SMALL_US, monitor_of
-from cache.reply import OK, QUEUED, Error
+from cache.reply import OK, QUEUED, Encoded, Error, Map, Push, Set
 from cache.resp import encode, encode_into
 
 NULL_COMMAND = "NULL"  # CLIENT LIST's cmd= after an unknown command
@@ -43,6 +46,7 @@ MAX_ROUTE_NAMES = 1024  # command names, as sent (any letter case), a server rem
 BATCH_MAX = 64  # commands run_batch runs before the connection looks at its output
 BIG_REPLY = 64 * 1024  # a bulk reply this large ends run_batch's run at once
 OK_REPLY = encode(OK, 2)
+AGGREGATES = frozenset((list, tuple, Map, Set, Push))  # replies `execute(encode=True)` encodes
 
 
 class Route:
@@ -165,8 +169,12 @@ def run_batch(client: Any, commands: list[list[bytes]], start: int, out: list[by
     return ran
 
 
-def execute(client: Any, argv: list[bytes]) -> Any:
-    """Run one command for `client` and return its reply value (maybe a `blocking.Blocked`)."""
+def execute(client: Any, argv: list[bytes], encode: bool = False) -> Any:
+    """Run one command for `client` and return its reply value (maybe a `blocking.Blocked`).
+
+    With `encode`, an aggregate reply comes back `Encoded` for the client's
+    protocol, encoded within the command's time as Redis builds it in call()
+    (the connection asks for this; tests that look at values do not)."""
     state = client.server
     started = state.wall_time()
     state.refresh_clock(started)
@@ -215,7 +223,7 @@ def execute(client: Any, argv: list[bytes]) -> Any:
         if spec.deny_oom:
             client.queued_denyoom = True
         return QUEUED
-    reply = _run(client, route, argv, started)
+    reply = _run(client, route, argv, started, encode)
     if state.ready_keys:
         blocking.serve_ready_keys(state)
     return reply
@@ -227,7 +235,7 @@ def call(client: Any, spec: CommandSpec, argv: list[bytes]) -> Any:
     return _run(client, route_of(state, spec), argv, state.wall_time())
 
 
-def _run(client: Any, route: Route, argv: list[bytes], started: float) -> Any:
+def _run(client: Any, route: Route, argv: list[bytes], started: float, encode: bool = False) -> Any:
     """Redis's call(): the handler, then its counters, histogram and `watched`."""
     state = client.server
     stats = state.stats
@@ -236,6 +244,10 @@ def _run(client: Any, route: Route, argv: list[bytes], started: float) -> Any:
         reply = route.handler(client, argv)  # type: ignore[misc]
     except errors.CommandError as exc:
         reply = Error(exc.message)
+    if encode and reply.__class__ in AGGREGATES:
+        parts = Encoded()
+        encode_into(parts, reply, client.proto)
+        reply = parts
     if reply.__class__ is Error:
         stats.record_error(reply)
     usec = int((state.wall_time() - started) * 1_000_000)
@@ -282,5 +294,5 @@ def execute_encoded(client: Any, argv: list[bytes]) -> bytes:
     """
     out: list[bytes] = []
     if not run_batch(client, [argv], 0, out):
-        encode_into(out, execute(client, argv), client.proto)
+        encode_into(out, execute(client, argv, encode=True), client.proto)
     return b"".join(out)

@@ -16,6 +16,7 @@ them per protocol, as Redis 7.0 does:
     Push([..])       RESP3 push, RESP2 array (pub/sub messages)
     Verbatim(b"..")  RESP3 verbatim string (txt), RESP2 bulk string
     Bool(True)       RESP3 boolean, RESP2 integer 1/0
+    Encoded([..])    RESP bytes already, in parts (`dispatch.execute(encode=True)`)
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class Push(list):
 
 class Verbatim(bytes):
     """A verbatim text reply (RESP3 `=txt:`); a bulk string in RESP2."""
+
+    __slots__ = ()
+
+
+class Encoded(list):
+    """A reply already encoded for its client's protocol, as a list of byte parts:
+    the dispatcher encodes an aggregate reply while its command is still being
+    timed, since Redis builds a reply inside the call it is counted in."""
 
     __slots__ = ()
 

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from cache import errors
 from cache.errors import ProtocolError
-from cache.reply import NULL_ARRAY, OK, Bool, Double, Error, Map, Push, Set, Status, Verbatim
+from cache.reply import NULL_ARRAY, OK, Bool, Double, Encoded, Error, Map, Push, Set, Status, Verbatim
 
 INLINE_MAX = 64 * 1024  # PROTO_INLINE_MAX_SIZE: longest header or inline line awaited
 UNAUTH_MULTIBULK_MAX = 10
@@ -615,7 +615,9 @@ def _encode_array(parts: list, prefix: bytes, items: list, proto: int) -> None:
 
 
 def _encode_other(parts: list, t: type, reply: object, proto: int) -> None:
-    if t is Error:
+    if t is Encoded:
+        parts += reply  # type: ignore[arg-type]
+    elif t is Error:
         parts.append(b"-" + reply.replace(b"\r", b" ").replace(b"\n", b" ") + CRLF)
     elif t is Double or t is float:
         text = format_double(reply)

@@ -189,7 +189,7 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                     else:  # a command that needs every check: the general path
                         argv = batch[done]
                         done += 1
-                        reply = execute(client, argv)
+                        reply = execute(client, argv, encode=True)
                         if not client.authenticated and parser.authenticated:
                             # RESET with a password: what was read ahead meets the stricter limits
                             parser.authenticated = False

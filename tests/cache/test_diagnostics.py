@@ -16,7 +16,7 @@ import pytest
 
 import flow
 import net
-from cache import errors, latency, monitor, slowlog
+from cache import dispatch, errors, latency, monitor, slowlog
 from cache.blocking import Blocked
 from cache.commands.clients import REPLY_SKIP
 from cache.commands.diagnostics import watched
@@ -297,6 +297,28 @@ def test_a_timed_out_blocked_call_is_not_logged():
     h.advance(50)
     assert waiting.done() and waiting.result() is not None
     assert [entry[3][0] for entry in h.run("SLOWLOG", "GET")] == [b"SLOWLOG"]
+
+
+def test_a_reply_is_encoded_within_its_commands_time(monkeypatch):
+    """Redis builds a reply inside call(), so a reply slow to encode makes a slow
+    command, on the checked path too (here a command's first call, before the
+    batched path knows it)."""
+    h = Harness()
+    h.run("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+    h.run("RPUSH", "l", "a", "b")
+    h.run("SLOWLOG", "RESET")
+    encode_into = dispatch.encode_into
+
+    def slow_encode_into(parts, reply, proto):
+        h.loop.offset_ms += 20  # this reply takes 20 ms to encode
+        encode_into(parts, reply, proto)
+
+    monkeypatch.setattr(dispatch, "encode_into", slow_encode_into)
+    lrange = [b"LRANGE", b"l", b"0", b"-1"]
+    assert dispatch.execute_encoded(h.client, lrange) == b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    monkeypatch.undo()
+    [entry] = h.run("SLOWLOG", "GET")
+    assert entry[3] == lrange and entry[2] >= 19_990  # 20 ms, but for float rounding
 
 
 def test_slowlog_get_count_defaults_to_ten_and_minus_one_is_all():
