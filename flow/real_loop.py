@@ -123,9 +123,9 @@ class RealLoop(Loop):
     def _run_before_poll(self) -> None:
         if self._before_poll:
             callbacks, self._before_poll = self._before_poll, []
-            reset_depth()  # once: every callback returns at the depth it started from
             for callback in callbacks:
                 callback()
+                reset_depth()
 
     # -- signals ------------------------------------------------------------
     def add_signal_handler(self, signum: int, callback: Callable[[int], None]) -> None:
