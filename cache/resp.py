@@ -47,10 +47,15 @@ _SHAPE_MAX_ARGS = 64
 _SHAPE_SAMPLE = 8  # a power of two
 _SHAPE_LEARN_AFTER = 8  # sampled reads of one length in a row with the same shape
 _SHAPES_MAX = 64  # shapes (and candidates) kept; all forgotten at once when full
+# Split reads between two compiles (a 64-argument shape takes ~0.6 ms): a stream
+# of ever new shapes costs at most ~0.6 µs a read, and cannot keep clearing
+# the shapes other clients use.
+_SHAPE_COMPILE_GAP = 1024
 # read length -> (fullmatch of its shape, arguments per command, whether it is one command)
 _shape_match: dict[int, tuple[Callable[[bytes], Any], int, bool]] = {}
 _shape_seen: dict[int, list[Any]] = {}  # read length -> [its last shape's lengths, times in a row]
 _split_reads = 0  # reads of whole commands parsed by splitting (for sampling)
+_compiled_at = -_SHAPE_COMPILE_GAP  # _split_reads at the last compile
 
 _C_ISSPACE = frozenset(b" \t\n\v\f\r")
 _TOKEN_END = frozenset(b" \t\n\r")
@@ -164,16 +169,18 @@ def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
     global _split_reads
     _split_reads += 1
     if not _split_reads & (_SHAPE_SAMPLE - 1) and found:
-        _learn_shape(len(buf), found)
+        _learn_shape(buf, found)
     return found
 
 
-def _learn_shape(size: int, commands: list[list[bytes]]) -> None:
-    """Count a sampled read of `size` bytes, canonical whole `commands`; compile
-    its shape once it has come _SHAPE_LEARN_AFTER times in a row."""
+def _learn_shape(buf: bytes, commands: list[list[bytes]]) -> None:
+    """Count a sampled read, `buf`, of canonical whole `commands`; compile its
+    shape once it has come _SHAPE_LEARN_AFTER times in a row."""
+    global _compiled_at
     width = len(commands[0])
     if width * len(commands) > _SHAPE_MAX_ARGS or any(len(args) != width for args in commands):
         return
+    size = len(buf)
     lengths = [len(arg) for args in commands for arg in args]
     seen = _shape_seen.get(size)
     if seen is None or seen[0] != lengths:
@@ -182,15 +189,19 @@ def _learn_shape(size: int, commands: list[list[bytes]]) -> None:
         _shape_seen[size] = [lengths, 1]
         return
     seen[1] += 1
-    if seen[1] < _SHAPE_LEARN_AFTER:
+    if seen[1] < _SHAPE_LEARN_AFTER or _split_reads - _compiled_at < _SHAPE_COMPILE_GAP:
         return
     del _shape_seen[size]
-    if len(_shape_match) >= _SHAPES_MAX:
-        _shape_match.clear()
+    _compiled_at = _split_reads
     count_line = b"\\*%d\r\n" % width
     pattern = b"".join(count_line + b"".join(b"\\$%d\r\n(.{%d})\r\n" % (n, n) for n in lengths[i:i + width])
                        for i in range(0, len(lengths), width))
-    _shape_match[size] = (re.compile(pattern, re.DOTALL).fullmatch, width, len(commands) == 1)
+    fullmatch = re.compile(pattern, re.DOTALL).fullmatch
+    if fullmatch(buf) is None:  # the read held empty commands (`*0`), which argvs do not show
+        return
+    if len(_shape_match) >= _SHAPES_MAX:
+        _shape_match.clear()
+    _shape_match[size] = (fullmatch, width, len(commands) == 1)
 
 
 def _walk_lines(lines: list[bytes], complete: int) -> tuple[list[list[bytes]], int, bool, bool]:

@@ -16,6 +16,8 @@ calls `client.kill()`, which marks it `close_after_reply` and calls its
 
 from __future__ import annotations
 
+import math
+
 from typing import Any, Callable
 
 import flow
@@ -89,6 +91,20 @@ class Stats:
         entry[3] += 1
 
 
+def _wall_times_of(ms: int) -> tuple[float, float]:
+    """[start, end): wall times t, in seconds, that all have int(t * 1000) == ms.
+
+    ms / 1000 and (ms + 1) / 1000 are rounded, so each end is stepped inwards
+    by a float until it holds (t * 1000 is monotonic in t)."""
+    start = ms / 1000
+    while int(start * 1000) < ms:
+        start = math.nextafter(start, math.inf)
+    end = (ms + 1) / 1000
+    while int(math.nextafter(end, -math.inf) * 1000) > ms:
+        end = math.nextafter(end, -math.inf)
+    return start, end
+
+
 class ServerState:
     """Everything the command handlers of one server share."""
 
@@ -132,10 +148,11 @@ class ServerState:
 
         `ms_from` and `ms_until` bound the wall times (in seconds) that fall in
         `now_ms`, so the batched path refreshes only when a millisecond passes."""
-        ms = int((self.loop.wall_time() if wall_time is None else wall_time) * 1000)
+        now = self.loop.wall_time() if wall_time is None else wall_time
+        ms = int(now * 1000)
         self.now_ms = ms
-        self.ms_from = ms / 1000
-        self.ms_until = (ms + 1) / 1000
+        if not self.ms_from <= now < self.ms_until:  # another millisecond: its exact bounds
+            self.ms_from, self.ms_until = _wall_times_of(ms)
         seconds = ms // 1000
         if seconds != self.lru_clock:
             self.lru_clock = seconds

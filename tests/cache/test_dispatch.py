@@ -4,13 +4,18 @@ subscribed context, INFO errorstats/commandstats, CLIENT REPLY, compared with re
 
 from __future__ import annotations
 
+import math
 import shutil
 import socket
 import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cache import resp
+from cache.dispatch import run_batch
+from cache.state import _wall_times_of
 from cache.config import Config
 from support import free_port, start_redis_server, wait_for_port
 from tests.cache.harness import Harness, RedisOracle
@@ -251,3 +256,26 @@ def test_a_pipelined_reply_is_timed_with_its_own_command(monkeypatch):
     assert dispatch.run_batch(client, pipeline, 0, out) == 3
     logged = [entry[3] for entry in h.run("SLOWLOG", "GET")]
     assert logged == [[b"LRANGE", b"big", b"0", b"-1"]]
+
+
+# --- the cached millisecond -----------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(min_value=0, max_value=4e9, allow_nan=False, allow_infinity=False))
+def test_a_millisecond_window_holds_exactly_the_wall_times_of_its_millisecond(now):
+    ms = int(now * 1000)
+    start, end = _wall_times_of(ms)
+    assert start <= now < end
+    assert int(start * 1000) == ms and int(math.nextafter(end, -math.inf) * 1000) == ms
+    assert end - start > 0.00099  # the whole millisecond but for a float step at each end
+
+
+def test_the_batched_path_sees_the_millisecond_a_float_step_before_its_rounded_end():
+    # (ms + 1) / 1000 rounds up here: the float just below it already reads as ms + 1.
+    h = Harness()
+    h.server.refresh_clock(1795676040.6525)
+    h.run("SET", "k", "v")  # a route for SET, so run_batch takes the next one
+    now = 1795676040.6529999
+    h.server.wall_time = lambda: now
+    assert run_batch(h.client, [[b"SET", b"k", b"v"]], 0, [])
+    assert h.server.now_ms == int(now * 1000) == 1795676040653

@@ -200,7 +200,9 @@ def test_a_pipelined_read_of_whole_commands_comes_back_as_one_batch(frames):
 
 def _learn_shape_of(read: bytes) -> None:
     """Feed `read` alone until the parser has learned its shape (checked, not assumed)."""
-    for _ in range(resp._SHAPE_SAMPLE * (resp._SHAPE_LEARN_AFTER + 1)):
+    for _ in range(resp._SHAPE_SAMPLE * (resp._SHAPE_LEARN_AFTER + 1) + resp._SHAPE_COMPILE_GAP):
+        if len(read) in resp._shape_match and resp._shape_match[len(read)][0](read):
+            return
         parser = RespParser()
         parser.feed(read)
         parser.next_batch()
@@ -264,6 +266,24 @@ def test_a_learned_pipeline_comes_back_as_one_batch():
     parser = RespParser()
     parser.feed(read)
     assert parser.next_batch() == [[b"INCR", b"counter:__rand_int__"]] * 16 and parser.drained
+
+
+def test_a_read_with_an_empty_command_learns_no_shape():
+    read = b"*0\r\n" + multibulk([b"SET", b"key", b"value"])
+    for _ in range(resp._SHAPE_SAMPLE * (resp._SHAPE_LEARN_AFTER + 1) + resp._SHAPE_COMPILE_GAP):
+        assert parse_chunks([read]) == ([[b"SET", b"key", b"value"]], None)
+    assert len(read) not in resp._shape_match  # its pattern could never match it
+
+
+def test_shapes_are_compiled_at_most_once_per_gap_of_split_reads():
+    resp._shape_match.clear()
+    _learn_shape_of(multibulk([b"GET", b"first-shape"]))
+    compiled_at = resp._compiled_at
+    read = multibulk([b"GET", b"a-second-shape"])
+    while len(read) not in resp._shape_match:
+        resp._whole_commands(read)
+    assert resp._compiled_at - compiled_at >= resp._SHAPE_COMPILE_GAP
+    assert resp._shape_match[len(read)][0](read)
 
 
 def test_learned_shapes_stay_bounded():
