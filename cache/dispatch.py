@@ -68,10 +68,11 @@ class Route:
         self.counts = counts  # [calls, usec, rejected_calls, failed_calls]
         self.histogram = monitor_of(state).histogram(spec.name)
         self.small = self.histogram.small
-        # Whether `run_batch` may run it: found by the name alone (no container's
-        # subcommand), refused for nothing but arity and OOM from a plain client,
-        # never blocking, and leaving the client as plain as it found it.
-        self.batched = (spec.parent is None and not spec.no_multi and not spec.runs_in_multi
+        # Whether `run_batch` may run it: found by the name alone (neither a container
+        # nor its subcommand), refused for nothing but arity and OOM from a plain
+        # client, never blocking, and leaving the client as plain as it found it.
+        self.batched = (spec.parent is None and spec.subcommands is None
+                        and not spec.no_multi and not spec.runs_in_multi
                         and not spec.no_auth and "blocking" not in spec.flags
                         and spec.name not in _CHANGE_THE_CLIENT)
 
@@ -188,12 +189,10 @@ def execute(client: Any, argv: list[bytes], encode: bool = False) -> Any:
             known = container if container is not None and len(argv) < 2 else None
             client.last_command = NULL_COMMAND if known is None else known.name
             return reject(client, known, spec)
-        route = route_of(state, spec)
-    else:
-        route = route_of(state, spec)
-        routes = state.routes
-        if route.batched and len(routes) < MAX_ROUTE_NAMES:
-            routes[argv[0]] = route  # next time `run_batch` finds it by the name as sent
+    route = route_of(state, spec)
+    routes = state.routes
+    if route.batched and len(routes) < MAX_ROUTE_NAMES:
+        routes[argv[0]] = route  # next time `run_batch` finds it by the name as sent
     name = client.last_command = spec.name
     arity = spec.arity
     if (arity > 0 and len(argv) != arity) or len(argv) < -arity:

@@ -419,14 +419,7 @@ class Database:
             self.dead -= 1
         else:
             self.slots.append(key)
-        if value.__class__ is bytes:
-            size = _string_total(key, value)
-            mem = self.mem
-            used = mem.used = mem.used + size
-            if used > mem.peak:
-                mem.peak = used
-        else:
-            self._grow(self._estimate(key, value))
+        self._grow(self._estimate(key, value))
         if self.watching or KEY_MODIFIED_HOOKS:
             self._notify(key)
         for hook in KEY_EVENT_HOOKS:  # dbAdd's `new`, before the command's own event
@@ -532,12 +525,7 @@ class Database:
 
     def _remove(self, key: bytes, entry: Entry) -> None:
         del self.data[key]
-        value = entry.value
-        if value.__class__ is bytes and len(value) <= _SMALL and len(key) <= _SMALL:
-            # the common removal: _string_total and _forget, inlined
-            self.mem.used -= PER_KEY + _BYTES_ALLOC[len(key)] + _VALUE_ALLOC[len(value)]
-        else:
-            self.mem.used -= self._forget(key, value)
+        self.mem.used -= self._forget(key, entry.value)
         self.gone[key] = None
         self.dead += 1
         if self.expires and self.expires.pop(key, None) is not None:

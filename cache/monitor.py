@@ -61,13 +61,9 @@ def forget_client(client: Any) -> None:
     client.monitoring = False
 
 
-def is_monitor(client: Any) -> bool:
-    return client.monitoring
-
-
 def refusal(client: Any, spec: Any) -> bytes | None:
     """The error for a monitor running a command that touches keys (Redis: a replica may not)."""
-    if not is_monitor(client):
+    if not client.monitoring:
         return None
     flags = spec.flags
     if spec.is_write or "readonly" in flags or "may_replicate" in flags:
@@ -112,7 +108,7 @@ def feed(client: Any, spec: Any, argv: list[bytes]) -> None:
 
 def _send_later(pending: tuple[Any, Status]) -> None:
     monitor, line = pending
-    if is_monitor(monitor) and not monitor.close_after_reply:
+    if monitor.monitoring and not monitor.close_after_reply:
         monitor.send_push(line)
 
 

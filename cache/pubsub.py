@@ -22,16 +22,13 @@ from __future__ import annotations
 from typing import Any
 
 from cache import errors
+from cache.glob import compile_pattern
 from cache.limits import output_limits as class_output_limits
 from cache.limits import over_output_limit
-from cache.glob import compile_pattern
 from cache.reply import Push
 from cache.state import RESET_HOOKS
 
 CHANNEL, PATTERN, SHARD = 0, 1, 2
-
-# Redis's default `client-output-buffer-limit` for the pubsub class, used
-# while the setting is absent from cache.config.
 
 # RESP2 subscribed mode accepts only these (Redis 7.0 processCommand).
 _ALLOWED_WHILE_SUBSCRIBED = frozenset((

@@ -156,10 +156,7 @@ def _whole_commands(buf: bytes) -> list[list[bytes]] | None:
         return None
     if complete == 2 * count + 1:  # one command
         args = lines[2::2]
-        try:
-            if lines[1:-1:2] != list(map(_header_of_length, map(len, args))):
-                return None
-        except IndexError:
+        if not _canonical(lines[1:-1:2], args):
             return None
         found = [args] if count else None
     else:
@@ -233,11 +230,16 @@ def _walk_lines(lines: list[bytes], complete: int) -> tuple[list[list[bytes]], i
             i = j
     except KeyError:
         bad_count = True
+    return found, i, bad_count, _canonical(heads, bodies)
+
+
+def _canonical(heads: list[bytes], bodies: list[bytes]) -> bool:
+    """Whether each bulk header is the canonical one for its bulk (`$<len>`), all in C:
+    a bulk holding CRLF, or not followed by it, shifts the pairs and fails it."""
     try:
-        exact = heads == list(map(_header_of_length, map(len, bodies)))
-    except IndexError:
-        exact = False
-    return found, i, bad_count, exact
+        return heads == list(map(_header_of_length, map(len, bodies)))
+    except IndexError:  # a bulk longer than the table's canonical headers
+        return False
 
 
 class RespParser:
@@ -250,9 +252,10 @@ class RespParser:
     (`_whole_commands`). Otherwise a pipelined buffer is cut into lines once,
     in C (`bytes.split`), and every complete command whose headers are
     canonical and whose bulks hold no CRLF is read ahead into `_ready`;
-    anything else goes through the exact state machine. Reading ahead is only done for an authenticated client, whose
-    limits are the loosest; a client that loses authentication (RESET with a
-    password set) meets the unauthenticated limit when its command is taken.
+    anything else goes through the exact state machine. Reading ahead is
+    only done for an authenticated client, whose limits are the loosest; a
+    client that loses authentication (RESET with a password set) meets the
+    unauthenticated limit when its command is taken.
     """
 
     __slots__ = ("_buf", "_pos", "_tail", "_need", "_term", "_args", "_left", "_bulklen",
@@ -311,7 +314,7 @@ class RespParser:
         self._tail += data
         if self._term is not None and self._term in data:
             self._need = 0
-        return len(self._buf) - self._pos + len(self._tail)
+        return self.buffered_bytes()
 
     def next_command(self) -> list[bytes] | None:
         """The next complete argv, or None until more bytes arrive; raises ProtocolError."""

@@ -158,17 +158,15 @@ def serve_connection(server: CacheServer, client: Client, conn: Any):
                 break
             client.executing = True
             replies = 0
-            setting = config_get("client-output-buffer-limit")
-            if setting is not seen_setting:  # parsed again only after a CONFIG SET
-                seen_setting, normal_limits = setting, _normal_limits(state)
-            if normal_limits is NO_LIMITS:  # the default
-                obuf_limits = NO_LIMITS
-                if client.soft_limit_since_s is not None and not (client.sub or client.psub or client.ssub):
-                    client.soft_limit_since_s = None  # what over_output_limit does with no soft limit
-            elif client.sub or client.psub or client.ssub:
+            if client.sub or client.psub or client.ssub:
                 obuf_limits = NO_LIMITS  # a subscriber's limits are the pubsub class's
             else:
+                setting = config_get("client-output-buffer-limit")
+                if setting is not seen_setting:  # parsed again only after a CONFIG SET
+                    seen_setting, normal_limits = setting, _normal_limits(state)
                 obuf_limits = normal_limits
+                if obuf_limits is NO_LIMITS and client.soft_limit_since_s is not None:
+                    client.soft_limit_since_s = None  # what over_output_limit does with no soft limit
             while True:
                 try:
                     batch = next_batch()

@@ -17,7 +17,6 @@ calls `client.kill()`, which marks it `close_after_reply` and calls its
 from __future__ import annotations
 
 import math
-
 from typing import Any, Callable
 
 import flow

@@ -227,26 +227,7 @@ class RealConnection(Connection):
         """Send what was written this turn of the loop; wait for writability if it does not fit."""
         if not self._wlen or self._sock is None or self._writing:
             return
-        wbuf = self._wbuf
-        if len(wbuf) == 1 and not (self._closed or self._shut_pending or self._drain_waiter):
-            # the usual turn: one reply batch, sent whole, no one to tell (_on_writable's short case)
-            data = wbuf[0]
-            try:
-                sent = self._send(data)
-            except _AGAIN:
-                sent = 0
-            except OSError as exc:
-                self._fail(_connection_error(exc))
-                return
-            if sent == len(data):
-                wbuf.clear()
-                self._wlen = 0
-                return
-            if sent:
-                wbuf[0] = memoryview(data)[sent:]
-                self._wlen -= sent
-        else:
-            self._on_writable()
+        self._on_writable()
         if self._wlen and self._sock is not None:
             self._writing = True
             self._loop.add_writer(self._fd, self._on_writable_cb)

@@ -251,7 +251,7 @@ def latency_help(client: Any, argv: list[bytes]) -> list[Status]:
 def monitor_(client: Any, argv: list[bytes]) -> Status:
     if client.multi >= 0:  # Redis's CLIENT_DENY_BLOCKING: inside EXEC
         raise CommandError(errors.MONITOR_DENY_BLOCKING)
-    if monitor.is_monitor(client):
+    if client.monitoring:
         # Redis ignores it without a reply: have the connection drop this one.
         if client.reply_mode == REPLY_ON:
             client.reply_mode = REPLY_SKIP
