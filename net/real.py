@@ -244,8 +244,10 @@ class RealConnection(Connection):
         except OSError as exc:
             self._fail(_connection_error(exc))
             return
-        self._wlen -= sent
-        while sent:
+        wlen = self._wlen = self._wlen - sent
+        if not wlen:  # all of it went (the usual case)
+            wbuf.clear()
+        while wlen and sent:
             head = wbuf[0]
             size = len(head)
             if sent >= size:
@@ -254,7 +256,7 @@ class RealConnection(Connection):
             else:
                 wbuf[0] = memoryview(head)[sent:]
                 break
-        if self._wlen == 0:
+        if not wlen:
             if self._writing:
                 self._writing = False
                 self._loop.remove_writer(self._fd)
